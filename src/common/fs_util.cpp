@@ -1,0 +1,67 @@
+#include "common/fs_util.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace vyolo {
+
+void write_file_atomic(const fs::path& path, const std::string& bytes) {
+  std::error_code ec;
+  if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
+  std::random_device rd;
+  fs::path tmp = path;
+  tmp += ".tmp" + std::to_string(rd() % 1000000);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw RuntimeError("cannot write " + path.string() + ": cannot create temp file " + tmp.string());
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      fs::remove(tmp, ec);
+      throw RuntimeError("cannot write " + path.string() + " (disk full?)");
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw RuntimeError("cannot rename temp file onto " + path.string() + ": " + ec.message());
+  }
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw RuntimeError("cannot read " + path.string() + ": no such file or not readable");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path increment_path(const fs::path& project, const std::string& name, bool exist_ok) {
+  fs::path p = project / name;
+  if (exist_ok || !fs::exists(p)) return p;
+  for (int n = 2;; ++n) {
+    fs::path q = project / (name + std::to_string(n));
+    if (!fs::exists(q)) return q;
+  }
+}
+
+fs::path shared_dir() {
+  if (const char* env = std::getenv("VYOLO_SHARED")) {
+    if (fs::is_directory(env)) return env;
+  }
+#ifdef VYOLO_SOURCE_DIR
+  fs::path p = fs::path(VYOLO_SOURCE_DIR).parent_path() / "shared";
+  if (fs::is_directory(p)) return p;
+#endif
+  fs::path q = fs::current_path().parent_path() / "shared";
+  if (fs::is_directory(q)) return q;
+  return {};
+}
+
+}  // namespace vyolo

@@ -1,0 +1,24 @@
+// File-system helpers: atomic writes and Ultralytics-style numbered run folders.
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace vyolo {
+
+namespace fs = std::filesystem;
+
+// Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader never sees a
+// half-written file. Creates parent folders. Throws RuntimeError naming the path on failure.
+void write_file_atomic(const fs::path& path, const std::string& bytes);
+
+// Reads a whole file; throws RuntimeError naming the path when it cannot be read.
+std::string read_file(const fs::path& path);
+
+// `project/name`, or `project/name2`, `name3`, ... when it exists and exist_ok is false (Ultralytics' increment_path).
+fs::path increment_path(const fs::path& project, const std::string& name, bool exist_ok);
+
+// Location of ../shared (parity fixtures, data), or empty when absent. Looks at $VYOLO_SHARED, then
+// <source>/../shared.
+fs::path shared_dir();
+
+}  // namespace vyolo

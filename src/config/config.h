@@ -1,0 +1,125 @@
+// The typed view of a composed config (DESIGN.md §2). Everything outside src/config reads these structs, never the
+// YAML tree. Defaults here equal the defaults in conf/; `load_config` fills them from a composed tree.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+namespace vyolo {
+
+struct HuWindow {
+  double min = 0, max = 0;
+};
+
+struct HuWindows {
+  HuWindow bone{400, 1800};
+  HuWindow soft_tissue{-100, 300};
+  HuWindow wide{-200, 500};
+};
+
+struct ModelConfig {
+  std::string name = "yolov8";
+  std::string variant = "yolov8n";  // yolov8n|s|m|l|x
+  int num_classes = 1;
+  std::string pretrained;           // path to a safetensors file, empty = from scratch
+  int input_channels = 3;
+  int img_size = 256;
+};
+
+struct DataConfig {
+  std::string data_dir = "data/dataset";
+  std::string view = "axial";       // axial|coronal|sagittal
+  int image_size = 256;
+  int input_channels = 3;
+  HuWindows hu_windows;
+  int batch_size = 16;
+  int num_workers = 2;
+  bool augmentation = true;
+  int num_classes = 1;
+  std::vector<std::string> names{"fracture"};
+  std::string cache;                // "" | "ram"
+  std::string data_yaml;            // an Ultralytics data.yaml; when set, train/val come from it
+};
+
+struct SplitConfig {
+  int fold_id = 0;
+  std::vector<std::string> train_patients;
+  std::vector<std::string> val_patients;
+};
+
+// Augmentation and loss gains (conf/hyp/*.yaml, Ultralytics default.yaml names).
+struct HypConfig {
+  double degrees = 0.0, translate = 0.1, scale = 0.5, shear = 0.0, perspective = 0.0;
+  double flipud = 0.0, fliplr = 0.5;
+  double hsv_h = 0.015, hsv_s = 0.7, hsv_v = 0.4;
+  double mosaic = 1.0, mixup = 0.0;
+  int close_mosaic = 10;
+  double box = 7.5, cls = 0.5, dfl = 1.5;
+  double warmup_momentum = 0.8, warmup_bias_lr = 0.1;
+};
+
+struct TrainingConfig {
+  double lr0 = 0.001, lrf = 0.01, momentum = 0.937, weight_decay = 0.0001;
+  std::string optimizer = "AdamW";  // SGD|Adam|AdamW|auto
+  double warmup_epochs = 3;
+  int epochs = 100;
+  int patience = 20;
+  std::string device = "cpu";
+  bool use_focal_loss = false;
+  double focal_gamma = 2.0, focal_alpha = 0.3;
+  std::string hyp = "conf/hyp/default.yaml";  // resolved path of the hyp file
+  bool cos_lr = false;
+  int nbs = 64;                     // nominal batch size for gradient accumulation
+  bool val = true;
+  bool resume = false;
+  bool bf16 = false;                // autocast to bfloat16 on CPUs that support it
+  int threads = 0;                  // 0 = all cores
+  double max_grad_norm = 10.0;
+};
+
+struct CheckpointConfig {
+  int save_top_k = 3;
+  std::string monitor = "val/map_50";
+  std::string mode = "max";
+  bool save_last = true;
+  std::string dirpath;              // empty = <run dir>/weights
+  std::string filename = "epoch_{epoch:02d}_map_{val/map_50:.3f}";
+};
+
+struct WandbConfig {
+  std::string entity;
+  std::vector<std::string> tags;
+  std::string notes;
+  int log_freq = 50;
+  bool save_code = true;
+  bool save_model = true;
+  std::string mode = "offline";     // online|offline|disabled
+};
+
+struct LoggingConfig {
+  std::string logger = "tensorboard";  // tensorboard|wandb|none
+  std::string project_name = "vertebrae-yolo";
+  std::string experiment_name = "baseline";
+  std::string log_dir = "output/train";
+  WandbConfig wandb;
+};
+
+struct Config {
+  ModelConfig model;
+  DataConfig data;
+  SplitConfig split;
+  TrainingConfig training;
+  HypConfig hyp;
+  CheckpointConfig checkpoint;
+  LoggingConfig logging;
+  int seed = 42;
+  bool debug = false;
+  YAML::Node tree;                  // the full resolved tree (command keys such as weights= live here)
+};
+
+// Fills a Config from a composed, resolved tree. Missing keys keep their defaults; a value of the wrong type throws
+// UsageError naming the dotted key. Reads the file named by training.hyp into `hyp` when the tree has no `hyp` node.
+Config load_config(const YAML::Node& tree);
+
+}  // namespace vyolo

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian package vertebrae-yolo needs to build, test and benchmark. Idempotent.
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build pkg-config git
+  libtorch-dev                      # LibTorch 1.13 (CPU)
+  libopencv-dev                     # image IO, resize, drawing
+  libyaml-cpp-dev                   # config composition
+  libgdcm-dev libgdcm-tools         # DICOM (incl. JPEG-2000 via OpenJPEG)
+  libnifti2-dev                     # NIfTI-1/2 (.nii, .nii.gz)
+  zlib1g-dev
+  libprotobuf-dev protobuf-compiler # TensorBoard and W&B records
+  nlohmann-json3-dev                # JSON (safetensors headers, reports)
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#PKGS[@]} packages present"
