@@ -1,0 +1,48 @@
+// What the trainer tells the outside world. One interface; console, CSV, TensorBoard and W&B implement it, and a
+// composite fans out to the configured set (make_loggers). Keys are DESIGN.md §3's ("train/box_loss",
+// "metrics/mAP50(B)", "val/map_50", "lr/pg0", ...). A logger never throws out of these calls: a failing sink
+// (full disk) warns once on stderr and goes quiet, so training and checkpoints carry on.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "config/config.h"
+
+namespace vyolo::log {
+
+struct RunInfo {
+  std::filesystem::path run_dir;   // <log_dir>/<experiment_name>/fold_<K>
+  std::string run_name;            // e.g. "baseline_fold_1"
+  std::string job_type = "train";  // train | val | cv
+  std::string config_yaml;         // the resolved config, as written to .hydra/config.yaml
+  std::string command_line;        // as typed
+  bool resumed = false;            // continue the same W&B run id / TensorBoard step sequence
+};
+
+class Logger {
+ public:
+  virtual ~Logger() = default;
+  virtual void run_start(const RunInfo& info) = 0;
+  // Scalars at a global step (optimizer step for per-step logs, epoch for epoch summaries).
+  virtual void scalars(int64_t step, const std::map<std::string, double>& values) = 0;
+  // An image (BGR, 8-bit) such as a training-batch preview or validation predictions.
+  virtual void image(int64_t step, const std::string& tag, const cv::Mat& bgr) = 0;
+  // End of an epoch: every metric of that epoch (the results.csv row), after validation.
+  virtual void epoch_end(int epoch, const std::map<std::string, double>& row) = 0;
+  // A file that belongs to the run (best checkpoint, resolved config).
+  virtual void file(const std::filesystem::path& path, const std::string& kind) = 0;
+  // Final metrics (also the hparams summary for TensorBoard, wandb-summary.json for W&B) and exit status.
+  virtual void run_end(const std::map<std::string, double>& final_metrics, int exit_code) = 0;
+};
+
+// The loggers a config asks for: console and results.csv always, plus TensorBoard or W&B per logging.logger and
+// logging.wandb.mode / WANDB_MODE. Throws RuntimeError before training when the log dir is not writable.
+std::unique_ptr<Logger> make_loggers(const Config& cfg, const RunInfo& info);
+
+}  // namespace vyolo::log
