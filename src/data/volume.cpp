@@ -1,0 +1,265 @@
+#include "data/volume.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <random>
+
+#include <nifti1_io.h>
+#include <zlib.h>
+
+#include "common/error.h"
+#include "common/fs_util.h"
+
+namespace vyolo {
+
+namespace {
+
+// niftilib keeps global state (options, messages); one caller at a time.
+std::mutex g_nifti_mutex;
+
+template <typename T>
+void convert(const void* src, size_t n, float* dst) {
+  const T* s = static_cast<const T*>(src);
+  for (size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(s[i]);
+}
+
+struct NimDeleter {
+  void operator()(nifti_image* p) const { nifti_image_free(p); }
+};
+
+// niftilib accepts a truncated .gz stream without an error (the missing voxels come back as garbage), so the gzip
+// stream is checked end to end first: it must inflate without error to at least `need` bytes.
+void check_gzip(const fs::path& path, size_t need) {
+  gzFile f = gzopen(path.string().c_str(), "rb");
+  if (!f) throw RuntimeError(path.string() + ": cannot open");
+  std::vector<char> buf(1 << 20);
+  size_t total = 0;
+  int n;
+  while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) total += static_cast<size_t>(n);
+  int err = Z_OK;
+  const char* msg = gzerror(f, &err);
+  const std::string what = msg ? msg : "";
+  gzclose(f);
+  if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
+    throw RuntimeError(path.string() + ": corrupt or truncated gzip stream (" + what + ")");
+  if (total < need)
+    throw RuntimeError(path.string() + ": truncated file (" + std::to_string(total) + " of " + std::to_string(need) +
+                       " bytes after decompression)");
+}
+
+}  // namespace
+
+Mat4 make_affine(const std::array<double, 3>& spacing, const std::array<double, 3>& origin) {
+  Mat4 a{};
+  for (int r = 0; r < 3; ++r) {
+    a[r][r] = spacing[r];
+    a[r][3] = origin[r];
+  }
+  a[3][3] = 1;
+  return a;
+}
+
+double affine_distance(const Mat4& a, const Mat4& b) {
+  double d = 0;
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) d = std::max(d, std::abs(a[r][c] - b[r][c]));
+  return d;
+}
+
+Volume read_nifti(const fs::path& path) {
+  const std::string name = path.string();
+  if (!fs::exists(path)) throw RuntimeError(name + ": no such file");
+  std::unique_ptr<nifti_image, NimDeleter> nim;
+  {
+    std::lock_guard<std::mutex> lock(g_nifti_mutex);
+    nifti_set_debug_level(0);
+    nim.reset(nifti_image_read(name.c_str(), 1));
+  }
+  if (!nim) throw RuntimeError(name + ": not a readable NIfTI file (corrupt or truncated)");
+  if (!nim->data) throw RuntimeError(name + ": NIfTI data could not be read (truncated file?)");
+  if (name.size() > 3 && name.substr(name.size() - 3) == ".gz")
+    check_gzip(path, static_cast<size_t>(nim->iname_offset) + static_cast<size_t>(nim->nvox) * nim->nbyper);
+  if (nim->ndim < 2 || nim->ndim > 5)
+    throw RuntimeError(name + ": unsupported NIfTI dimensionality " + std::to_string(nim->ndim));
+  for (int d = 4; d <= 7; ++d)
+    if (nim->dim[d] > 1 && d <= nim->ndim)
+      throw RuntimeError(name + ": a 4-D/5-D NIfTI with several volumes is not a CT volume (dim[" +
+                         std::to_string(d) + "]=" + std::to_string(nim->dim[d]) + ")");
+  Volume v;
+  v.dims = {std::max(1, nim->nx), std::max(1, nim->ny), nim->ndim >= 3 ? std::max(1, nim->nz) : 1};
+  const size_t n = v.size();
+  if (static_cast<size_t>(nim->nvox) < n) throw RuntimeError(name + ": voxel count smaller than its dimensions");
+  v.voxels.resize(n);
+  float* dst = v.voxels.data();
+  switch (nim->datatype) {
+    case DT_UINT8: convert<uint8_t>(nim->data, n, dst); break;
+    case DT_INT8: convert<int8_t>(nim->data, n, dst); break;
+    case DT_INT16: convert<int16_t>(nim->data, n, dst); break;
+    case DT_UINT16: convert<uint16_t>(nim->data, n, dst); break;
+    case DT_INT32: convert<int32_t>(nim->data, n, dst); break;
+    case DT_UINT32: convert<uint32_t>(nim->data, n, dst); break;
+    case DT_INT64: convert<int64_t>(nim->data, n, dst); break;
+    case DT_UINT64: convert<uint64_t>(nim->data, n, dst); break;
+    case DT_FLOAT32: convert<float>(nim->data, n, dst); break;
+    case DT_FLOAT64: convert<double>(nim->data, n, dst); break;
+    default:
+      throw RuntimeError(name + ": unsupported NIfTI datatype " + std::to_string(nim->datatype));
+  }
+  if (nim->scl_slope != 0 && std::isfinite(nim->scl_slope) &&
+      (nim->scl_slope != 1.0f || nim->scl_inter != 0.0f)) {
+    const double s = nim->scl_slope, b = std::isfinite(nim->scl_inter) ? nim->scl_inter : 0.0;
+    for (auto& x : v.voxels) x = static_cast<float>(x * s + b);
+  }
+  mat44 m;
+  bool have = true;
+  if (nim->sform_code > 0) m = nim->sto_xyz;
+  else if (nim->qform_code > 0) m = nim->qto_xyz;
+  else have = false;
+  Mat4 a{};
+  if (have) {
+    for (int r = 0; r < 4; ++r)
+      for (int c = 0; c < 4; ++c) a[r][c] = m.m[r][c];
+    // RAS (NIfTI) -> LPS.
+    for (int c = 0; c < 4; ++c) {
+      a[0][c] = -a[0][c];
+      a[1][c] = -a[1][c];
+    }
+  } else {
+    // No orientation: nibabel's fallback (pixdim diagonal, RAS) expressed in LPS.
+    a = make_affine({nim->dx > 0 ? nim->dx : 1.0, nim->dy > 0 ? nim->dy : 1.0, nim->dz > 0 ? nim->dz : 1.0});
+    a[0][0] = -a[0][0];
+    a[1][1] = -a[1][1];
+  }
+  a[3] = {0, 0, 0, 1};
+  v.affine = a;
+  for (int c = 0; c < 3; ++c) {
+    double s = std::sqrt(a[0][c] * a[0][c] + a[1][c] * a[1][c] + a[2][c] * a[2][c]);
+    if (!(s > 0)) throw RuntimeError(name + ": degenerate affine (zero column " + std::to_string(c) + ")");
+    v.spacing[c] = s;
+  }
+  return v;
+}
+
+void write_nifti(const Volume& v, const fs::path& path, int dtype) {
+  const std::string name = path.string();
+  if (v.voxels.size() != v.size()) throw RuntimeError(name + ": volume data size does not match its dimensions");
+  std::error_code ec;
+  if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
+  const std::string fname = path.filename().string();
+  const bool gz = fname.size() > 3 && fname.substr(fname.size() - 3) == ".gz";
+  std::random_device rd;
+  fs::path tmp = path.parent_path() / (".tmp" + std::to_string(rd() % 1000000) + "_" +
+                                       (gz ? std::string("x.nii.gz") : std::string("x.nii")));
+  int dims[8] = {3, v.dims[0], v.dims[1], v.dims[2], 1, 1, 1, 1};
+  std::lock_guard<std::mutex> lock(g_nifti_mutex);
+  nifti_set_debug_level(0);
+  std::unique_ptr<nifti_image, NimDeleter> nim(nifti_make_new_nim(dims, dtype, 1));
+  if (!nim) throw RuntimeError(name + ": cannot create NIfTI image of datatype " + std::to_string(dtype));
+  const size_t n = v.size();
+  for (size_t i = 0; i < n; ++i) {
+    const float x = v.voxels[i];
+    switch (dtype) {
+      case DT_UINT8: static_cast<uint8_t*>(nim->data)[i] = static_cast<uint8_t>(std::clamp(std::lround(x), 0L, 255L)); break;
+      case DT_INT16:
+        static_cast<int16_t*>(nim->data)[i] = static_cast<int16_t>(std::clamp(std::lround(x), -32768L, 32767L));
+        break;
+      case DT_INT32: static_cast<int32_t*>(nim->data)[i] = static_cast<int32_t>(std::lround(x)); break;
+      case DT_FLOAT32: static_cast<float*>(nim->data)[i] = x; break;
+      default: throw RuntimeError(name + ": write_nifti supports datatypes 2, 4, 8, 16 only");
+    }
+  }
+  mat44 m;
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) m.m[r][c] = static_cast<float>(v.affine[r][c]);
+  for (int c = 0; c < 4; ++c) {  // LPS -> RAS
+    m.m[0][c] = -m.m[0][c];
+    m.m[1][c] = -m.m[1][c];
+  }
+  nim->sform_code = NIFTI_XFORM_SCANNER_ANAT;
+  nim->sto_xyz = m;
+  nim->sto_ijk = nifti_mat44_inverse(m);
+  nim->qform_code = NIFTI_XFORM_SCANNER_ANAT;
+  float qb, qc, qd, qx, qy, qz, dx, dy, dz, qfac;
+  nifti_mat44_to_quatern(m, &qb, &qc, &qd, &qx, &qy, &qz, &dx, &dy, &dz, &qfac);
+  nim->quatern_b = qb, nim->quatern_c = qc, nim->quatern_d = qd;
+  nim->qoffset_x = qx, nim->qoffset_y = qy, nim->qoffset_z = qz;
+  nim->qfac = qfac;
+  nim->qto_xyz = nifti_quatern_to_mat44(qb, qc, qd, qx, qy, qz, dx, dy, dz, qfac);
+  nim->qto_ijk = nifti_mat44_inverse(nim->qto_xyz);
+  nim->dx = nim->pixdim[1] = static_cast<float>(v.spacing[0]);
+  nim->dy = nim->pixdim[2] = static_cast<float>(v.spacing[1]);
+  nim->dz = nim->pixdim[3] = static_cast<float>(v.spacing[2]);
+  nim->xyz_units = NIFTI_UNITS_MM;
+  if (nifti_set_filenames(nim.get(), tmp.string().c_str(), 0, 1) != 0)
+    throw RuntimeError(name + ": cannot set NIfTI file name");
+  nifti_image_write(nim.get());
+  if (!fs::exists(tmp) || fs::file_size(tmp, ec) < 348) {
+    fs::remove(tmp, ec);
+    throw RuntimeError("cannot write " + name);
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw RuntimeError("cannot rename temp file onto " + name + ": " + ec.message());
+  }
+}
+
+Volume read_volume(const fs::path& path) {
+  if (fs::is_directory(path)) return read_dicom_series(path);
+  return read_nifti(path);
+}
+
+Volume to_canonical(const Volume& v) {
+  // Pick the axis permutation that maximises the alignment of voxel axes with world axes.
+  int perm[3] = {0, 1, 2};  // perm[world axis] = voxel axis
+  int best[3] = {0, 1, 2};
+  double best_score = -1;
+  std::sort(perm, perm + 3);
+  do {
+    double s = 0;
+    for (int w = 0; w < 3; ++w) s += std::abs(v.affine[w][perm[w]]) / v.spacing[perm[w]];
+    if (s > best_score + 1e-9) {
+      best_score = s;
+      std::copy(perm, perm + 3, best);
+    }
+  } while (std::next_permutation(perm, perm + 3));
+  bool flip[3];
+  for (int w = 0; w < 3; ++w) flip[w] = v.affine[w][best[w]] < 0;
+  const bool identity = best[0] == 0 && best[1] == 1 && best[2] == 2 && !flip[0] && !flip[1] && !flip[2];
+  if (identity) return v;
+
+  const long old_stride[3] = {1, v.dims[0], static_cast<long>(v.dims[0]) * v.dims[1]};
+  Volume out;
+  long stride[3];
+  long base = 0;
+  for (int w = 0; w < 3; ++w) {
+    const int a = best[w];
+    out.dims[w] = v.dims[a];
+    out.spacing[w] = v.spacing[a];
+    stride[w] = flip[w] ? -old_stride[a] : old_stride[a];
+    if (flip[w]) base += (v.dims[a] - 1) * old_stride[a];
+  }
+  out.affine = Mat4{};
+  out.affine[3][3] = 1;
+  for (int r = 0; r < 3; ++r) {
+    out.affine[r][3] = v.affine[r][3];
+    for (int w = 0; w < 3; ++w) {
+      const int a = best[w];
+      out.affine[r][w] = flip[w] ? -v.affine[r][a] : v.affine[r][a];
+      if (flip[w]) out.affine[r][3] += v.affine[r][a] * (v.dims[a] - 1);
+    }
+  }
+  out.voxels.resize(v.size());
+  float* dst = out.voxels.data();
+  const float* src = v.voxels.data();
+  for (int k = 0; k < out.dims[2]; ++k)
+    for (int j = 0; j < out.dims[1]; ++j) {
+      long o = base + k * stride[2] + j * stride[1];
+      for (int i = 0; i < out.dims[0]; ++i, o += stride[0]) *dst++ = src[o];
+    }
+  return out;
+}
+
+}  // namespace vyolo
