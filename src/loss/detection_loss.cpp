@@ -1,0 +1,309 @@
+#include "loss/detection_loss.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <cmath>
+#include <string>
+
+#include "common/error.h"
+
+namespace vyolo::loss {
+
+using torch::Tensor;
+namespace F = torch::nn::functional;
+
+namespace {
+
+// The loss is defined in float32: switch autocast off for its scope and restore it after.
+class NoAutocast {
+ public:
+  NoAutocast() : gpu_(at::autocast::is_enabled()), cpu_(at::autocast::is_cpu_enabled()) {
+    at::autocast::set_enabled(false);
+    at::autocast::set_cpu_enabled(false);
+  }
+  ~NoAutocast() {
+    at::autocast::set_enabled(gpu_);
+    at::autocast::set_cpu_enabled(cpu_);
+  }
+
+ private:
+  bool gpu_, cpu_;
+};
+
+Tensor xywh2xyxy(const Tensor& x) {
+  Tensor xy = x.narrow(-1, 0, 2);
+  Tensor wh = x.narrow(-1, 2, 2) / 2;
+  return torch::cat({xy - wh, xy + wh}, -1);
+}
+
+Tensor xyxy2xywh(const Tensor& x) {
+  auto c = x.unbind(-1);
+  return torch::stack({(c[0] + c[2]) / 2, (c[1] + c[3]) / 2, c[2] - c[0], c[3] - c[1]}, -1);
+}
+
+// (M, 6) normalised targets -> (B, max boxes per image, 5): cls, x1, y1, x2, y2 in pixels, zero rows as padding.
+Tensor preprocess_targets(const Tensor& targets, int64_t batch_size, const Tensor& scale_whwh,
+                          torch::TensorOptions opts) {
+  if (targets.dim() != 2 || (targets.size(0) > 0 && targets.size(1) != 6))
+    throw RuntimeError("DetectionLoss: targets must be (M, 6) rows batch_idx, cls, cx, cy, w, h; got " +
+                       std::to_string(targets.dim()) + "-d tensor");
+  const int64_t m = targets.size(0);
+  if (m == 0) return torch::zeros({batch_size, 0, 5}, opts);
+  Tensor t = targets.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  auto acc = t.accessor<float, 2>();
+  std::vector<int64_t> count(batch_size, 0), slot(m);
+  for (int64_t i = 0; i < m; ++i) {
+    const double b = acc[i][0];
+    if (!(b >= 0 && b < batch_size) || b != std::floor(b))
+      throw RuntimeError("DetectionLoss: target row " + std::to_string(i) + " has batch index " +
+                         std::to_string(b) + " outside 0.." + std::to_string(batch_size - 1));
+    slot[i] = count[static_cast<int64_t>(b)]++;
+  }
+  int64_t max_count = 0;
+  for (int64_t c : count) max_count = std::max(max_count, c);
+  Tensor out = torch::zeros({batch_size, max_count, 5}, torch::kFloat);
+  auto o = out.accessor<float, 3>();
+  for (int64_t i = 0; i < m; ++i) {
+    const auto b = static_cast<int64_t>(acc[i][0]);
+    for (int k = 0; k < 5; ++k) o[b][slot[i]][k] = acc[i][k + 1];
+  }
+  out = out.to(opts.device());
+  Tensor boxes = xywh2xyxy(out.narrow(-1, 1, 4).mul(scale_whwh));
+  return torch::cat({out.narrow(-1, 0, 1), boxes}, -1);
+}
+
+}  // namespace
+
+Tensor bbox_ciou(const Tensor& box1, const Tensor& box2, double eps) {
+  auto b1 = box1.chunk(4, -1);
+  auto b2 = box2.chunk(4, -1);
+  const Tensor &b1_x1 = b1[0], &b1_y1 = b1[1], &b1_x2 = b1[2], &b1_y2 = b1[3];
+  const Tensor &b2_x1 = b2[0], &b2_y1 = b2[1], &b2_x2 = b2[2], &b2_y2 = b2[3];
+  Tensor w1 = b1_x2 - b1_x1, h1 = b1_y2 - b1_y1 + eps;
+  Tensor w2 = b2_x2 - b2_x1, h2 = b2_y2 - b2_y1 + eps;
+  Tensor inter = (torch::minimum(b1_x2, b2_x2) - torch::maximum(b1_x1, b2_x1)).clamp_min(0) *
+                 (torch::minimum(b1_y2, b2_y2) - torch::maximum(b1_y1, b2_y1)).clamp_min(0);
+  Tensor uni = w1 * h1 + w2 * h2 - inter + eps;
+  Tensor iou = inter / uni;
+  Tensor cw = torch::maximum(b1_x2, b2_x2) - torch::minimum(b1_x1, b2_x1);
+  Tensor ch = torch::maximum(b1_y2, b2_y2) - torch::minimum(b1_y1, b2_y1);
+  Tensor c2 = cw.pow(2) + ch.pow(2) + eps;
+  Tensor rho2 = ((b2_x1 + b2_x2 - b1_x1 - b1_x2).pow(2) + (b2_y1 + b2_y2 - b1_y1 - b1_y2).pow(2)) / 4;
+  Tensor v = (4 / (M_PI * M_PI)) * ((w2 / h2).atan() - (w1 / h1).atan()).pow(2);
+  Tensor a;
+  {
+    torch::NoGradGuard no_grad;
+    a = v / (v - iou + (1 + eps));
+  }
+  return iou - (rho2 / c2 + v * a);
+}
+
+std::pair<Tensor, Tensor> make_anchors(const std::vector<std::array<int64_t, 2>>& level_hw,
+                                       const std::vector<int>& strides, double offset, torch::TensorOptions opts) {
+  if (level_hw.size() != strides.size())
+    throw RuntimeError("make_anchors: " + std::to_string(level_hw.size()) + " feature levels but " +
+                       std::to_string(strides.size()) + " strides");
+  std::vector<Tensor> points, stride_t;
+  for (size_t i = 0; i < level_hw.size(); ++i) {
+    const int64_t h = level_hw[i][0], w = level_hw[i][1];
+    Tensor sx = torch::arange(w, opts) + offset;
+    Tensor sy = torch::arange(h, opts) + offset;
+    auto grid = torch::meshgrid({sy, sx}, "ij");
+    points.push_back(torch::stack({grid[1], grid[0]}, -1).view({-1, 2}));
+    stride_t.push_back(torch::full({h * w, 1}, static_cast<double>(strides[i]), opts));
+  }
+  return {torch::cat(points), torch::cat(stride_t)};
+}
+
+Tensor dist2bbox(const Tensor& distance, const Tensor& anchor_points) {
+  auto lr = distance.chunk(2, -1);
+  return torch::cat({anchor_points - lr[0], anchor_points + lr[1]}, -1);
+}
+
+Tensor bbox2dist(const Tensor& anchor_points, const Tensor& bbox, double max_dist) {
+  auto xy = bbox.chunk(2, -1);
+  return torch::cat({anchor_points - xy[0], xy[1] - anchor_points}, -1).clamp(0, max_dist - 0.01);
+}
+
+Tensor dfl_loss(const Tensor& pred_dist, const Tensor& target_in, int reg_max) {
+  Tensor target = target_in.clamp(0, reg_max - 1 - 0.01);
+  Tensor tl = target.to(torch::kLong);
+  Tensor tr = tl + 1;
+  Tensor wl = tr - target;
+  Tensor wr = 1 - wl;
+  auto ce = [&](const Tensor& idx) {
+    return F::cross_entropy(pred_dist, idx.view(-1), F::CrossEntropyFuncOptions().reduction(torch::kNone))
+        .view(tl.sizes());
+  };
+  return (ce(tl) * wl + ce(tr) * wr).mean(-1, /*keepdim=*/true);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+TaskAlignedAssigner::TaskAlignedAssigner(int nc, int topk, double alpha, double beta, std::vector<int> strides,
+                                         double eps)
+    : nc_(nc), topk_(topk), alpha_(alpha), beta_(beta), eps_(eps), strides_(std::move(strides)) {
+  if (strides_.empty()) strides_ = {8, 16, 32};
+}
+
+Assignment TaskAlignedAssigner::operator()(const Tensor& pd_scores, const Tensor& pd_bboxes, const Tensor& anchors,
+                                           const Tensor& gt_labels, const Tensor& gt_bboxes,
+                                           const Tensor& mask_gt) const {
+  torch::NoGradGuard no_grad;
+  const int64_t bs = pd_scores.size(0), na = pd_scores.size(1), n_max = gt_bboxes.size(1);
+  if (n_max == 0) {
+    return {torch::full({bs, na}, static_cast<int64_t>(nc_), pd_scores.options().dtype(torch::kLong)),
+            torch::zeros_like(pd_bboxes), torch::zeros_like(pd_scores),
+            torch::zeros({bs, na}, pd_scores.options().dtype(torch::kBool)),
+            torch::zeros({bs, na}, pd_scores.options().dtype(torch::kLong))};
+  }
+
+  // Candidates: anchor centres strictly inside the gt box; boxes thinner than the finest stride are widened about
+  // their centre to the next stride so that they can own an anchor at all.
+  Tensor xywh = xyxy2xywh(gt_bboxes);
+  Tensor wh = xywh.narrow(-1, 2, 2);
+  const double small = strides_[0];
+  const double grown = strides_.size() > 1 ? strides_[1] : strides_[0];
+  Tensor widen = (wh < small).logical_and(mask_gt.to(torch::kBool));
+  wh = torch::where(widen, torch::full({}, grown, wh.options()), wh);
+  Tensor cand_boxes = xywh2xyxy(torch::cat({xywh.narrow(-1, 0, 2), wh}, -1));
+  auto lt_rb = cand_boxes.unsqueeze(2).chunk(2, -1);  // (b, n, 1, 2) each
+  Tensor deltas = torch::cat({anchors.unsqueeze(0).unsqueeze(0) - lt_rb[0], lt_rb[1] - anchors}, -1);
+  Tensor mask_in_gts = deltas.amin(-1).gt(eps_).to(pd_scores.scalar_type());  // (b, n, a)
+
+  // Alignment metric score^alpha * CIoU^beta on candidates of real boxes.
+  Tensor cand = (mask_in_gts * mask_gt).to(torch::kBool);
+  Tensor labels = gt_labels.squeeze(-1).to(torch::kLong).clamp_min(0);  // (b, n)
+  Tensor scores_bna = pd_scores.gather(2, labels.unsqueeze(1).expand({bs, na, n_max})).permute({0, 2, 1});
+  Tensor bbox_scores = torch::where(cand, scores_bna, torch::zeros({}, pd_scores.options()));
+  Tensor ciou = bbox_ciou(gt_bboxes.unsqueeze(2), pd_bboxes.unsqueeze(1)).squeeze(-1).clamp_min(0);
+  Tensor overlaps = torch::where(cand, ciou.to(pd_bboxes.scalar_type()), torch::zeros({}, pd_bboxes.options()));
+  Tensor align_metric = bbox_scores.pow(alpha_) * overlaps.pow(beta_);
+
+  // Top-k anchors by the metric for every real box; an anchor picked twice (padding rows) is dropped.
+  const int64_t k = std::min<int64_t>(topk_, na);
+  auto topk = torch::topk(align_metric, k, -1, /*largest=*/true);
+  Tensor topk_idxs = std::get<1>(topk);
+  Tensor topk_mask = mask_gt.to(torch::kBool).expand({-1, -1, k});
+  topk_idxs = topk_idxs.masked_fill(~topk_mask, 0);
+  Tensor count = torch::zeros(align_metric.sizes(), align_metric.options().dtype(torch::kInt));
+  count.scatter_add_(-1, topk_idxs, torch::ones_like(topk_idxs, count.options()));
+  count.masked_fill_(count > 1, 0);
+  Tensor mask_pos = count.to(align_metric.scalar_type()) * mask_in_gts * mask_gt;
+
+  // An anchor claimed by several boxes goes to the one it overlaps most.
+  Tensor fg = mask_pos.sum(-2);
+  if (fg.max().item<float>() > 1) {
+    Tensor multi = (fg.unsqueeze(1) > 1).expand({-1, n_max, -1});
+    Tensor max_idx = overlaps.argmax(1);
+    Tensor is_max = torch::zeros_like(mask_pos).scatter_(1, max_idx.unsqueeze(1), 1);
+    mask_pos = torch::where(multi, is_max, mask_pos);
+    fg = mask_pos.sum(-2);
+  }
+  Tensor target_gt_idx = mask_pos.argmax(-2);  // (b, a)
+
+  // Targets of the assigned box.
+  Tensor flat_idx = target_gt_idx + torch::arange(bs, target_gt_idx.options()).unsqueeze(-1) * n_max;
+  Tensor target_labels = gt_labels.to(torch::kLong).flatten().index({flat_idx}).clamp_min(0);
+  Tensor target_bboxes = gt_bboxes.reshape({-1, 4}).index({flat_idx});
+  Tensor fg_mask = fg > 0;
+  Tensor target_scores = torch::one_hot(target_labels, nc_).to(pd_scores.scalar_type()) * fg_mask.unsqueeze(-1);
+
+  // Soft targets: metric normalised per box to its best anchor, rescaled to that box's best IoU.
+  align_metric = align_metric * mask_pos;
+  Tensor pos_align = std::get<0>(align_metric.max(-1, true));
+  Tensor pos_overlaps = std::get<0>((overlaps * mask_pos).max(-1, true));
+  Tensor norm = std::get<0>((align_metric * pos_overlaps / (pos_align + eps_)).max(-2)).unsqueeze(-1);
+  target_scores = target_scores * norm;
+  return {target_labels, target_bboxes, target_scores, fg_mask, target_gt_idx};
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+DetectionLoss::DetectionLoss(LossOptions opt)
+    : opt_(std::move(opt)), assigner_(opt_.nc, opt_.topk, opt_.alpha, opt_.beta, opt_.strides) {
+  if (opt_.nc < 1) throw RuntimeError("DetectionLoss: nc must be >= 1, got " + std::to_string(opt_.nc));
+  if (opt_.reg_max < 2) throw RuntimeError("DetectionLoss: reg_max must be >= 2");
+}
+
+LossResult DetectionLoss::forward(const std::vector<Tensor>& feats, const Tensor& targets) const {
+  if (feats.size() != opt_.strides.size())
+    throw RuntimeError("DetectionLoss: " + std::to_string(feats.size()) + " feature maps but " +
+                       std::to_string(opt_.strides.size()) + " strides");
+  const int64_t no = 4 * opt_.reg_max + opt_.nc;
+  std::vector<Tensor> flat;
+  std::vector<std::array<int64_t, 2>> hw;
+  for (const auto& f : feats) {
+    if (f.dim() != 4 || f.size(1) != no)
+      throw RuntimeError("DetectionLoss: each feature map must be (B, " + std::to_string(no) + ", H, W)");
+    flat.push_back(f.view({f.size(0), no, -1}));
+    hw.push_back({f.size(2), f.size(3)});
+  }
+  Tensor cat = torch::cat(flat, 2);
+  auto parts = cat.split_with_sizes({4 * opt_.reg_max, opt_.nc}, 1);
+  return forward(parts[0], parts[1], hw, targets);
+}
+
+LossResult DetectionLoss::forward(const Tensor& pred_distri_in, const Tensor& pred_scores_in,
+                                  const std::vector<std::array<int64_t, 2>>& level_hw, const Tensor& targets) const {
+  NoAutocast no_autocast;
+  const int reg_max = opt_.reg_max;
+  if (pred_distri_in.dim() != 3 || pred_distri_in.size(1) != 4 * reg_max || pred_scores_in.dim() != 3 ||
+      pred_scores_in.size(1) != opt_.nc || pred_scores_in.size(2) != pred_distri_in.size(2))
+    throw RuntimeError("DetectionLoss: expected pred_distri (B, " + std::to_string(4 * reg_max) +
+                       ", A) and pred_scores (B, " + std::to_string(opt_.nc) + ", A)");
+  Tensor pred_distri = pred_distri_in.to(torch::kFloat).permute({0, 2, 1}).contiguous();  // (b, a, 4*reg_max)
+  Tensor pred_scores = pred_scores_in.to(torch::kFloat).permute({0, 2, 1}).contiguous();  // (b, a, nc)
+  const auto opts = pred_scores.options();
+  const int64_t bs = pred_scores.size(0), na = pred_scores.size(1);
+
+  auto [anchor_points, stride_tensor] = make_anchors(level_hw, opt_.strides, 0.5, opts);
+  if (anchor_points.size(0) != na)
+    throw RuntimeError("DetectionLoss: feature-map shapes give " + std::to_string(anchor_points.size(0)) +
+                       " anchors but predictions have " + std::to_string(na));
+  const double img_h = static_cast<double>(level_hw[0][0] * opt_.strides[0]);
+  const double img_w = static_cast<double>(level_hw[0][1] * opt_.strides[0]);
+  Tensor scale = torch::tensor({static_cast<float>(img_w), static_cast<float>(img_h), static_cast<float>(img_w),
+                                static_cast<float>(img_h)}, opts);
+
+  Tensor gt = preprocess_targets(targets, bs, scale, opts);
+  Tensor gt_labels = gt.narrow(-1, 0, 1), gt_bboxes = gt.narrow(-1, 1, 4);
+  Tensor mask_gt = gt_bboxes.sum(2, true).gt(0.0).to(torch::kFloat);
+
+  // Decode boxes (grid units): softmax over the reg_max bins, expectation against 0..reg_max-1.
+  Tensor proj = torch::arange(reg_max, opts);
+  Tensor pred_bboxes =
+      dist2bbox(pred_distri.view({bs, na, 4, reg_max}).softmax(3).matmul(proj), anchor_points);
+
+  Assignment as = assigner_(pred_scores.detach().sigmoid(), pred_bboxes.detach() * stride_tensor,
+                            anchor_points * stride_tensor, gt_labels, gt_bboxes, mask_gt);
+  Tensor target_scores_sum = as.target_scores.sum().clamp_min(1);
+
+  Tensor bce = F::binary_cross_entropy_with_logits(
+      pred_scores, as.target_scores, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone));
+  if (opt_.focal) {
+    // alpha_t * (1 - p_t)^gamma * BCE with soft targets t (p_t, alpha_t interpolate linearly in t).
+    const Tensor& t = as.target_scores;
+    Tensor p = pred_scores.sigmoid();
+    Tensor p_t = t * p + (1 - t) * (1 - p);
+    Tensor alpha_t = t * opt_.focal_alpha + (1 - t) * (1 - opt_.focal_alpha);
+    bce = bce * (1.0 - p_t).pow(opt_.focal_gamma) * alpha_t;
+  }
+  Tensor loss_cls = bce.sum() / target_scores_sum;
+
+  Tensor loss_box = torch::zeros({}, opts), loss_dfl = torch::zeros({}, opts);
+  if (as.fg_mask.any().item<bool>()) {
+    Tensor fg = as.fg_mask;
+    Tensor target_bboxes = as.target_bboxes / stride_tensor;
+    Tensor weight = as.target_scores.sum(-1).index({fg}).unsqueeze(-1);
+    Tensor iou = bbox_ciou(pred_bboxes.index({fg}), target_bboxes.index({fg}));
+    loss_box = ((1.0 - iou) * weight).sum() / target_scores_sum;
+    Tensor target_ltrb = bbox2dist(anchor_points, target_bboxes, reg_max - 1);
+    Tensor d = dfl_loss(pred_distri.index({fg}).view({-1, reg_max}), target_ltrb.index({fg}), reg_max) * weight;
+    loss_dfl = d.sum() / target_scores_sum;
+  }
+  Tensor items = torch::stack({loss_box * opt_.box, loss_cls * opt_.cls, loss_dfl * opt_.dfl});
+  return {items.sum() * static_cast<double>(bs), items.detach()};
+}
+
+}  // namespace vyolo::loss
