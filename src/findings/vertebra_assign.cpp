@@ -1,0 +1,162 @@
+#include "findings/vertebra_assign.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+
+#include "common/error.h"
+
+namespace vyolo::findings {
+
+namespace {
+
+// Cranio-caudal order of every name either scheme knows.
+const std::vector<std::string>& ordered_names() {
+  static const std::vector<std::string> n = [] {
+    std::vector<std::string> v;
+    for (int i = 1; i <= 7; ++i) v.push_back("C" + std::to_string(i));
+    for (int i = 1; i <= 13; ++i) v.push_back("T" + std::to_string(i));
+    for (int i = 1; i <= 6; ++i) v.push_back("L" + std::to_string(i));
+    v.push_back("S1");
+    return v;
+  }();
+  return n;
+}
+
+int to_label(float v) { return int(std::lround(v)); }
+
+}  // namespace
+
+LabelScheme parse_label_scheme(const std::string& s) {
+  std::string l = s;
+  for (auto& ch : l) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  if (l == "verse") return LabelScheme::Verse;
+  if (l == "totalseg" || l == "totalsegmentator") return LabelScheme::TotalSeg;
+  throw UsageError("unknown vertebra_labels '" + s + "' (expected verse or totalseg)");
+}
+
+std::string label_scheme_name(LabelScheme s) { return s == LabelScheme::Verse ? "verse" : "totalseg"; }
+
+std::string vertebra_name(int label, LabelScheme s) {
+  if (s == LabelScheme::Verse) {
+    if (label >= 1 && label <= 7) return "C" + std::to_string(label);
+    if (label >= 8 && label <= 19) return "T" + std::to_string(label - 7);
+    if (label >= 20 && label <= 25) return "L" + std::to_string(label - 19);
+    if (label == 28) return "T13";
+    return "";
+  }
+  if (label == 26) return "S1";
+  if (label >= 27 && label <= 31) return "L" + std::to_string(32 - label);
+  if (label >= 32 && label <= 43) return "T" + std::to_string(44 - label);
+  if (label >= 44 && label <= 50) return "C" + std::to_string(51 - label);
+  return "";
+}
+
+int vertebra_label(const std::string& name, LabelScheme s) {
+  for (int l = 1; l <= 60; ++l)
+    if (vertebra_name(l, s) == name) return l;
+  return 0;
+}
+
+std::string normalize_vertebra_name(const std::string& raw) {
+  std::string s;
+  for (char ch : raw) s += char(std::toupper(static_cast<unsigned char>(ch)));
+  if (s.rfind("VERTEBRAE_", 0) == 0) s = s.substr(10);
+  if (s.empty() || (s[0] != 'C' && s[0] != 'T' && s[0] != 'L' && s[0] != 'S')) return "";
+  size_t i = 1;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == 1 || (i < s.size() && std::isalnum(static_cast<unsigned char>(s[i])))) return "";
+  std::string n = s.substr(0, i);
+  return vertebra_rank(n) >= 0 ? n : "";
+}
+
+int vertebra_rank(const std::string& name) {
+  const auto& n = ordered_names();
+  auto it = std::find(n.begin(), n.end(), name);
+  return it == n.end() ? -1 : int(it - n.begin());
+}
+
+StudyFindings assign_vertebrae(std::vector<Candidate> candidates, const Volume* mask, const std::array<int, 3>& dims,
+                               const std::array<double, 3>& spacing, const AssignOptions& opt) {
+  StudyFindings f;
+  f.dims = dims;
+  f.spacing = spacing;
+  f.has_mask = mask != nullptr;
+  for (auto& c : candidates) c.vertebra_label = 0, c.vertebra.clear();
+  if (!mask) {
+    for (const auto& c : candidates) f.patient_probability = std::max(f.patient_probability, c.score);
+    f.candidates = std::move(candidates);
+    return f;
+  }
+  if (mask->dims != dims)
+    throw RuntimeError("vertebra mask is " + std::to_string(mask->dims[0]) + "x" + std::to_string(mask->dims[1]) +
+                       "x" + std::to_string(mask->dims[2]) + " but the CT is " + std::to_string(dims[0]) + "x" +
+                       std::to_string(dims[1]) + "x" + std::to_string(dims[2]) + ": the mask must lie on the CT's grid");
+  if (mask->voxels.size() != mask->size()) throw RuntimeError("vertebra mask: voxel buffer does not match its dims");
+
+  // Vertebrae present in the mask, with size and extent.
+  std::map<int, VertebraResult> verts;
+  for (int k = 0; k < dims[2]; ++k)
+    for (int j = 0; j < dims[1]; ++j)
+      for (int i = 0; i < dims[0]; ++i) {
+        int l = to_label(mask->at(i, j, k));
+        if (l <= 0) continue;
+        auto it = verts.find(l);
+        if (it == verts.end()) {
+          std::string name = vertebra_name(l, opt.scheme);
+          if (name.empty()) continue;
+          VertebraResult v;
+          v.label = l;
+          v.name = name;
+          v.extent.lo = {i, j, k};
+          v.extent.hi = {i, j, k};
+          it = verts.emplace(l, v).first;
+        }
+        auto& e = it->second.extent;
+        e.lo = {std::min(e.lo[0], i), std::min(e.lo[1], j), std::min(e.lo[2], k)};
+        e.hi = {std::max(e.hi[0], i), std::max(e.hi[1], j), std::max(e.hi[2], k)};
+        it->second.voxels++;
+      }
+
+  std::map<int, std::vector<double>> scores_of;
+  for (auto& c : candidates) {
+    VoxelBox b = c.voxel_box(dims);
+    if (b.empty()) continue;
+    std::map<int, long long> count;
+    for (int k = b.lo[2]; k <= b.hi[2]; ++k)
+      for (int j = b.lo[1]; j <= b.hi[1]; ++j)
+        for (int i = b.lo[0]; i <= b.hi[0]; ++i) {
+          int l = to_label(mask->at(i, j, k));
+          if (l > 0 && verts.count(l)) count[l]++;
+        }
+    int best = 0;
+    long long best_n = 0;
+    for (const auto& [l, n] : count)  // ties: the lower label, deterministically
+      if (n > best_n) best = l, best_n = n;
+    if (best == 0) continue;
+    c.vertebra_label = best;
+    c.vertebra = verts[best].name;
+    verts[best].candidate_ids.push_back(c.id);
+    scores_of[best].push_back(c.score);
+  }
+  for (auto& [l, v] : verts) {
+    const auto& s = scores_of[l];
+    if (opt.aggregate == VertebraAggregate::Max) {
+      for (double x : s) v.probability = std::max(v.probability, x);
+    } else {
+      double keep = 1;
+      for (double x : s) keep *= 1 - std::clamp(x, 0.0, 1.0);
+      v.probability = s.empty() ? 0.0 : 1 - keep;
+    }
+    f.vertebrae.push_back(v);
+    f.patient_probability = std::max(f.patient_probability, v.probability);
+  }
+  std::stable_sort(f.vertebrae.begin(), f.vertebrae.end(), [](const VertebraResult& a, const VertebraResult& b) {
+    return vertebra_rank(a.name) < vertebra_rank(b.name);
+  });
+  f.candidates = std::move(candidates);
+  return f;
+}
+
+}  // namespace vyolo::findings
