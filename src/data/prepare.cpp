@@ -1,0 +1,609 @@
+#include "data/prepare.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "common/error.h"
+#include "common/fs_util.h"
+#include "data/hu_window.h"
+#include "data/vertebra_labels.h"
+#include "data/volume.h"
+
+namespace vyolo {
+
+using json = nlohmann::json;
+
+namespace {
+
+struct CaseInput {
+  std::string id;
+  fs::path dir, ct, vertebrae, fracture;  // empty when absent
+};
+
+fs::path first_existing(const fs::path& dir, std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    if (fs::exists(dir / n)) return dir / n;
+  return {};
+}
+
+CaseInput describe_case(const fs::path& dir) {
+  CaseInput c;
+  c.dir = dir;
+  c.id = dir.filename().string();
+  std::replace(c.id.begin(), c.id.end(), '_', '-');
+  c.ct = first_existing(dir, {"ct.nii.gz", "ct.nii", "ct", "dicom"});
+  c.vertebrae = first_existing(dir, {"vertebrae.nii.gz", "vertebrae.nii", "vertebrae_mask.nii.gz",
+                                     "multilabel_mask.nii.gz"});
+  c.fracture = first_existing(dir, {"fracture.nii.gz", "fracture.nii"});
+  return c;
+}
+
+std::vector<CaseInput> find_cases(const fs::path& source) {
+  if (!fs::is_directory(source)) throw RuntimeError("prepare: source " + source.string() + " is not a folder");
+  CaseInput self = describe_case(source);
+  if (!self.ct.empty()) return {self};
+  std::vector<CaseInput> cases;
+  std::vector<fs::path> dirs;
+  for (auto& e : fs::directory_iterator(source))
+    if (e.is_directory() && e.path().filename().string()[0] != '.') dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  for (auto& d : dirs) cases.push_back(describe_case(d));
+  return cases;
+}
+
+// Region of the canonical volume, inclusive bounds.
+struct Region {
+  std::string name;
+  int label = 0;  // vertebra label, 0 = any
+  int lo[3], hi[3];
+};
+
+int view_axis(const std::string& view) { return view == "axial" ? 2 : view == "coronal" ? 1 : 0; }
+
+// In-plane (rows, cols) of a slice; row index r maps to the volume as documented in prepare.h.
+cv::Mat extract(const Volume& v, int axis, int s, const Region& r) {
+  const int* lo = r.lo;
+  const int* hi = r.hi;
+  if (axis == 2) {
+    const int rows = hi[1] - lo[1] + 1, cols = hi[0] - lo[0] + 1;
+    cv::Mat m(rows, cols, CV_32FC1);
+    for (int y = 0; y < rows; ++y) {
+      const float* src = &v.voxels[v.index(lo[0], lo[1] + y, s)];
+      std::copy(src, src + cols, m.ptr<float>(y));
+    }
+    return m;
+  }
+  const int rows = hi[2] - lo[2] + 1;
+  if (axis == 1) {
+    const int cols = hi[0] - lo[0] + 1;
+    cv::Mat m(rows, cols, CV_32FC1);
+    for (int y = 0; y < rows; ++y) {
+      const float* src = &v.voxels[v.index(lo[0], s, hi[2] - y)];
+      std::copy(src, src + cols, m.ptr<float>(y));
+    }
+    return m;
+  }
+  const int cols = hi[1] - lo[1] + 1;
+  cv::Mat m(rows, cols, CV_32FC1);
+  for (int y = 0; y < rows; ++y) {
+    float* dst = m.ptr<float>(y);
+    for (int x = 0; x < cols; ++x) dst[x] = v.at(s, lo[1] + x, hi[2] - y);
+  }
+  return m;
+}
+
+// Letterbox to size x size: longer side scaled to `size`, centred, padded with `pad`.
+cv::Mat fit(const cv::Mat& m, int size, int interp, double pad) {
+  if (size <= 0) return m;
+  const double s = static_cast<double>(size) / std::max(m.rows, m.cols);
+  const int w = std::max(1, static_cast<int>(std::lround(m.cols * s)));
+  const int h = std::max(1, static_cast<int>(std::lround(m.rows * s)));
+  cv::Mat r;
+  if (w == m.cols && h == m.rows) r = m;
+  else cv::resize(m, r, cv::Size(w, h), 0, 0, interp);
+  if (w == size && h == size) return r;
+  cv::Mat out(size, size, m.type(), cv::Scalar::all(pad));
+  r.copyTo(out(cv::Rect((size - w) / 2, (size - h) / 2, w, h)));
+  return out;
+}
+
+cv::Mat to_hu16(const cv::Mat& f) {
+  cv::Mat out(f.rows, f.cols, CV_16UC1);
+  for (int y = 0; y < f.rows; ++y) {
+    const float* s = f.ptr<float>(y);
+    uint16_t* d = out.ptr<uint16_t>(y);
+    for (int x = 0; x < f.cols; ++x)
+      d[x] = static_cast<uint16_t>(std::clamp(std::lround(s[x]) + kHuOffset, 0L, 65535L));
+  }
+  return out;
+}
+
+std::string slice_name(const std::string& id, const std::string& vert, int s) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%03d", s);
+  return id + "_" + vert + "_slice_" + b;
+}
+
+uint64_t fnv(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+json file_sig(const fs::path& p) {
+  json j;
+  j["path"] = p.string();
+  std::error_code ec;
+  if (fs::is_directory(p)) {
+    uintmax_t total = 0;
+    long n = 0;
+    for (auto& e : fs::directory_iterator(p, ec))
+      if (e.is_regular_file()) total += e.file_size(), ++n;
+    j["files"] = n;
+    j["bytes"] = total;
+  } else {
+    j["bytes"] = fs::file_size(p, ec);
+  }
+  auto t = fs::last_write_time(p, ec);
+  j["mtime"] = static_cast<long long>(t.time_since_epoch().count());
+  return j;
+}
+
+std::string fingerprint(const CaseInput& c, const PrepareOptions& o) {
+  json j;
+  j["view"] = o.view;
+  j["image_size"] = o.image_size;
+  j["mode"] = o.mode;
+  j["crop"] = o.crop;
+  j["margin"] = o.margin;
+  j["keep"] = o.keep;
+  j["max_negatives"] = o.max_negatives;
+  j["vertebra_labels"] = o.vertebra_labels;
+  j["allow_unlabeled"] = o.allow_unlabeled;
+  j["seed"] = o.seed;
+  if (o.mode == "windowed")
+    j["hu_windows"] = {o.hu_windows.bone.min, o.hu_windows.bone.max, o.hu_windows.soft_tissue.min,
+                       o.hu_windows.soft_tissue.max, o.hu_windows.wide.min, o.hu_windows.wide.max};
+  j["rules"] = {o.rules.min_side, o.rules.min_area, o.rules.max_aspect};
+  for (const fs::path* p : {&c.ct, &c.vertebrae, &c.fracture})
+    if (!p->empty()) j["inputs"].push_back(file_sig(*p));
+  return j.dump();
+}
+
+json stats_to_json(const PrepareStats& s) {
+  json j;
+  j["slices"] = s.slices;
+  j["slices_with_fracture"] = s.slices_with_fracture;
+  j["boxes"] = s.boxes;
+  json h = json::object();
+  for (auto& [k, v] : s.boxes_per_slice) h[std::to_string(k)] = v;
+  j["boxes_per_slice"] = h;
+  j["box_w"] = s.box_w;
+  j["box_h"] = s.box_h;
+  j["rules"] = {{"kept", s.rules.kept},
+                {"grown", s.rules.grown},
+                {"dropped_area", s.rules.dropped_area},
+                {"dropped_aspect", s.rules.dropped_aspect}};
+  return j;
+}
+
+PrepareStats stats_from_json(const json& j) {
+  PrepareStats s;
+  s.slices = j.at("slices").get<long>();
+  s.slices_with_fracture = j.at("slices_with_fracture").get<long>();
+  s.boxes = j.at("boxes").get<long>();
+  for (auto& [k, v] : j.at("boxes_per_slice").items()) s.boxes_per_slice[std::stoi(k)] = v.get<long>();
+  s.box_w = j.at("box_w").get<std::vector<double>>();
+  s.box_h = j.at("box_h").get<std::vector<double>>();
+  const json& r = j.at("rules");
+  s.rules.kept = r.at("kept").get<long>();
+  s.rules.grown = r.at("grown").get<long>();
+  s.rules.dropped_area = r.at("dropped_area").get<long>();
+  s.rules.dropped_aspect = r.at("dropped_aspect").get<long>();
+  return s;
+}
+
+// Removes outputs of an earlier, unfinished or differently configured run of this case.
+void remove_case_outputs(const fs::path& out, const std::string& view, const std::string& id) {
+  const std::string prefix = id + "_";
+  for (const char* sub : {"images", "labels"}) {
+    const fs::path d = out / sub / view;
+    std::error_code ec;
+    if (!fs::is_directory(d, ec)) continue;
+    std::vector<fs::path> victims;
+    for (auto& e : fs::directory_iterator(d, ec))
+      if (e.path().filename().string().compare(0, prefix.size(), prefix) == 0) victims.push_back(e.path());
+    for (auto& p : victims) fs::remove(p, ec);
+  }
+}
+
+void check_finite(const Volume& v, const fs::path& p) {
+  for (size_t i = 0; i < v.voxels.size(); ++i)
+    if (!std::isfinite(v.voxels[i]))
+      throw RuntimeError(p.string() + ": NaN or infinite voxel values (first at voxel " + std::to_string(i) + ")");
+}
+
+Volume read_mask(const fs::path& p, const Volume& ct_raw, const fs::path& ct_path) {
+  Volume m = read_volume(p);
+  if (m.dims != ct_raw.dims)
+    throw RuntimeError(p.string() + ": mask shape " + std::to_string(m.dims[0]) + "x" + std::to_string(m.dims[1]) +
+                       "x" + std::to_string(m.dims[2]) + " differs from CT shape " + std::to_string(ct_raw.dims[0]) +
+                       "x" + std::to_string(ct_raw.dims[1]) + "x" + std::to_string(ct_raw.dims[2]) + " (" +
+                       ct_path.string() + ")");
+  check_finite(m, p);
+  return m;
+}
+
+struct Slab {
+  int axis;
+  const Volume* v;
+  // Mean of the `n` slices centred on s (only those inside the volume).
+  cv::Mat mean(int s, int n, const Region& r) const {
+    const int half = n / 2, last = v->dims[axis] - 1;
+    cv::Mat acc;
+    int count = 0;
+    for (int t = std::max(0, s - half); t <= std::min(last, s + half); ++t) {
+      cv::Mat m = extract(*v, axis, t, r);
+      if (acc.empty()) acc = cv::Mat::zeros(m.size(), CV_64FC1);
+      cv::add(acc, m, acc, cv::noArray(), CV_64F);
+      ++count;
+    }
+    cv::Mat out;
+    acc.convertTo(out, CV_32F, 1.0 / count);
+    return out;
+  }
+};
+
+struct CaseResult {
+  PrepareStats stats;
+  std::vector<std::string> files;
+};
+
+CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
+  CaseResult res;
+  if (c.ct.empty()) throw RuntimeError(c.dir.string() + ": no CT (ct.nii.gz, ct.nii, ct/ or dicom/)");
+  const bool need_vert = o.crop == "vertebra" || o.keep == "vertebrae";
+  if (need_vert && c.vertebrae.empty())
+    throw RuntimeError(c.dir.string() + ": missing vertebra mask (vertebrae.nii.gz), needed for crop=vertebra / "
+                       "keep=vertebrae");
+  if (c.fracture.empty() && !o.allow_unlabeled)
+    throw RuntimeError(c.dir.string() + ": missing fracture mask (fracture.nii.gz); pass allow_unlabeled=true to "
+                       "treat the case as fracture-free");
+  const Volume ct_raw = read_volume(c.ct);
+  check_finite(ct_raw, c.ct);
+  Volume vert, frac;
+  if (!c.vertebrae.empty() && need_vert) vert = read_mask(c.vertebrae, ct_raw, c.ct);
+  if (!c.fracture.empty()) frac = read_mask(c.fracture, ct_raw, c.ct);
+  for (const Volume* m : {&vert, &frac})
+    if (!m->voxels.empty() && affine_distance(m->affine, ct_raw.affine) > 0.05 * std::max(1.0, ct_raw.spacing[2]))
+      throw RuntimeError(c.dir.string() + ": a mask's orientation/position differs from the CT's (affines differ)");
+  const Volume ct = to_canonical(ct_raw);
+  if (!vert.voxels.empty()) vert = to_canonical(vert);
+  if (!frac.voxels.empty()) frac = to_canonical(frac);
+
+  const int axis = view_axis(o.view);
+  const int n_axis = ct.dims[axis];
+  const VertebraLabels scheme = parse_vertebra_labels(o.vertebra_labels);
+
+  // Vertebra bounding boxes and per-slice presence along the view axis, in one pass.
+  std::map<int, Region> boxes;
+  std::map<int, std::vector<char>> present;  // label (0 = any vertebra) -> slice -> has voxels
+  if (!vert.voxels.empty()) {
+    std::vector<int> is_vert(1, 0);
+    for (int k = 0; k < ct.dims[2]; ++k)
+      for (int j = 0; j < ct.dims[1]; ++j)
+        for (int i = 0; i < ct.dims[0]; ++i) {
+          const int l = static_cast<int>(std::lround(vert.at(i, j, k)));
+          if (l <= 0) continue;
+          if (l >= static_cast<int>(is_vert.size())) {
+            const size_t old = is_vert.size();
+            is_vert.resize(l + 1);
+            for (size_t t = old; t < is_vert.size(); ++t)
+              is_vert[t] = vertebra_name(static_cast<int>(t), scheme).empty() ? 0 : 1;
+          }
+          if (!is_vert[l]) continue;
+          auto it = boxes.find(l);
+          if (it == boxes.end()) {
+            Region r;
+            r.label = l;
+            r.name = vertebra_name(l, scheme);
+            r.lo[0] = r.hi[0] = i, r.lo[1] = r.hi[1] = j, r.lo[2] = r.hi[2] = k;
+            boxes[l] = r;
+            present[l].assign(n_axis, 0);
+          } else {
+            Region& r = it->second;
+            const int p[3] = {i, j, k};
+            for (int a = 0; a < 3; ++a) r.lo[a] = std::min(r.lo[a], p[a]), r.hi[a] = std::max(r.hi[a], p[a]);
+          }
+          const int s = axis == 0 ? i : axis == 1 ? j : k;
+          present[l][s] = 1;
+          if (present[0].empty()) present[0].assign(n_axis, 0);
+          present[0][s] = 1;
+        }
+  }
+  std::vector<Region> regions;
+  if (o.crop == "vertebra") {
+    if (boxes.empty())
+      throw RuntimeError(c.vertebrae.string() + ": no vertebra labels of the '" + o.vertebra_labels +
+                         "' label map in the mask (wrong vertebra_labels=?)");
+    for (auto& [l, r0] : boxes) {
+      Region r = r0;
+      for (int a = 0; a < 3; ++a) {
+        r.lo[a] = std::max(0, r.lo[a] - o.margin);
+        r.hi[a] = std::min(ct.dims[a] - 1, r.hi[a] + o.margin);
+      }
+      regions.push_back(r);
+    }
+  } else {
+    Region r;
+    r.name = "all";
+    for (int a = 0; a < 3; ++a) r.lo[a] = 0, r.hi[a] = ct.dims[a] - 1;
+    regions.push_back(r);
+  }
+
+  const fs::path img_dir = o.out / "images" / o.view, lbl_dir = o.out / "labels" / o.view;
+  std::vector<int> png_params = {cv::IMWRITE_PNG_COMPRESSION, o.png_compression};
+  Slab slab{axis, &ct};
+  PrepareStats& st = res.stats;
+  for (const Region& r : regions) {
+    // Pass 1: which slices, and their boxes.
+    struct SliceInfo {
+      int s;
+      std::vector<Box> boxes;
+    };
+    std::vector<SliceInfo> pos, neg;
+    BoxCounts counts;
+    for (int s = r.lo[axis]; s <= r.hi[axis]; ++s) {
+      if (o.keep == "vertebrae") {
+        auto it = present.find(r.label);
+        if (it == present.end() || !it->second[s]) continue;
+      }
+      SliceInfo info{s, {}};
+      if (!frac.voxels.empty()) {
+        cv::Mat fm = extract(frac, axis, s, r);
+        double mx;
+        cv::minMaxLoc(fm, nullptr, &mx);
+        if (mx > 0) {
+          cv::Mat m16;
+          fm.convertTo(m16, CV_16U);
+          info.boxes = mask_to_boxes(fit(m16, o.image_size, cv::INTER_NEAREST, 0), o.rules, &counts);
+        }
+      }
+      (info.boxes.empty() ? neg : pos).push_back(std::move(info));
+    }
+    if (o.max_negatives >= 0 && static_cast<int>(neg.size()) > o.max_negatives) {
+      std::mt19937_64 g(o.seed ^ fnv(c.id + "_" + r.name));
+      for (size_t i = neg.size(); i > 1; --i) std::swap(neg[i - 1], neg[g() % i]);
+      neg.resize(o.max_negatives);
+    }
+    std::vector<SliceInfo> keep = std::move(pos);
+    keep.insert(keep.end(), std::make_move_iterator(neg.begin()), std::make_move_iterator(neg.end()));
+    std::sort(keep.begin(), keep.end(), [](const SliceInfo& a, const SliceInfo& b) { return a.s < b.s; });
+    st.rules.grown += counts.grown;
+    st.rules.dropped_area += counts.dropped_area;
+    st.rules.dropped_aspect += counts.dropped_aspect;
+
+    // Pass 2: write.
+    for (const SliceInfo& info : keep) {
+      cv::Mat hu = extract(ct, axis, info.s, r);
+      double mn;
+      cv::minMaxLoc(hu, &mn, nullptr);
+      cv::Mat img;
+      if (o.mode == "slab") {
+        std::vector<cv::Mat> ch;
+        for (int n : {1, 15, 31}) ch.push_back(to_hu16(fit(n == 1 ? hu : slab.mean(info.s, n, r), o.image_size,
+                                                          cv::INTER_LINEAR, mn)));
+        cv::merge(ch, img);
+      } else {
+        img = to_hu16(fit(hu, o.image_size, cv::INTER_LINEAR, mn));
+        if (o.mode == "windowed") img = window_hu(img, o.hu_windows);
+      }
+      std::vector<uchar> buf;
+      if (!cv::imencode(".png", img, buf, png_params)) throw RuntimeError("cannot encode PNG for " + c.id);
+      const std::string name = slice_name(c.id, r.name, info.s);
+      write_file_atomic(img_dir / (name + ".png"), std::string(buf.begin(), buf.end()));
+      std::string lines;
+      for (const Box& b : info.boxes) lines += yolo_line(b, img.cols, img.rows) + "\n";
+      write_file_atomic(lbl_dir / (name + ".txt"), lines);
+      res.files.push_back(name);
+      ++st.slices;
+      st.slices_with_fracture += !info.boxes.empty();
+      st.boxes += static_cast<long>(info.boxes.size());
+      st.rules.kept += static_cast<long>(info.boxes.size());
+      ++st.boxes_per_slice[static_cast<int>(info.boxes.size())];
+      for (const Box& b : info.boxes) st.box_w.push_back(b.w()), st.box_h.push_back(b.h());
+    }
+  }
+  return res;
+}
+
+json summary_stats(const std::vector<double>& v) {
+  if (v.empty()) return json{{"count", 0}};
+  std::vector<double> s = v;
+  std::sort(s.begin(), s.end());
+  double sum = 0;
+  for (double x : s) sum += x;
+  return json{{"count", s.size()}, {"min", s.front()}, {"max", s.back()}, {"mean", sum / s.size()},
+              {"median", s[s.size() / 2]}};
+}
+
+}  // namespace
+
+void PrepareStats::add(const PrepareStats& o) {
+  slices += o.slices;
+  slices_with_fracture += o.slices_with_fracture;
+  boxes += o.boxes;
+  for (auto& [k, v] : o.boxes_per_slice) boxes_per_slice[k] += v;
+  box_w.insert(box_w.end(), o.box_w.begin(), o.box_w.end());
+  box_h.insert(box_h.end(), o.box_h.begin(), o.box_h.end());
+  rules.kept += o.rules.kept;
+  rules.grown += o.rules.grown;
+  rules.dropped_area += o.rules.dropped_area;
+  rules.dropped_aspect += o.rules.dropped_aspect;
+}
+
+void validate(const PrepareOptions& o) {
+  if (o.source.empty()) throw UsageError("prepare: source=DIR is required");
+  if (o.out.empty()) throw UsageError("prepare: out=DIR is required");
+  if (o.view != "axial" && o.view != "coronal" && o.view != "sagittal")
+    throw UsageError("prepare: view must be axial, coronal or sagittal, got '" + o.view + "'");
+  if (o.mode != "hu16" && o.mode != "windowed" && o.mode != "slab")
+    throw UsageError("prepare: mode must be hu16, windowed or slab, got '" + o.mode + "'");
+  if (o.crop != "vertebra" && o.crop != "none")
+    throw UsageError("prepare: crop must be vertebra or none, got '" + o.crop + "'");
+  if (o.keep != "all" && o.keep != "vertebrae")
+    throw UsageError("prepare: keep must be all or vertebrae, got '" + o.keep + "'");
+  if (o.image_size < 0 || o.image_size > 8192) throw UsageError("prepare: image_size must be 0..8192");
+  if (o.margin < 0) throw UsageError("prepare: margin must be >= 0");
+  if (o.workers < 1 || o.workers > 64) throw UsageError("prepare: workers must be 1..64");
+  if (o.png_compression < 0 || o.png_compression > 9) throw UsageError("prepare: png_compression must be 0..9");
+  parse_vertebra_labels(o.vertebra_labels);
+}
+
+PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log) {
+  validate(o);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<CaseInput> cases = find_cases(o.source);
+  if (cases.empty()) throw RuntimeError("prepare: no case folders in " + o.source.string());
+  {
+    std::set<std::string> ids;
+    for (auto& c : cases)
+      if (!ids.insert(c.id).second)
+        throw RuntimeError("prepare: two case folders map to the id '" + c.id + "' in " + o.source.string());
+  }
+  std::error_code ec;
+  fs::create_directories(o.out / "images" / o.view, ec);
+  fs::create_directories(o.out / "labels" / o.view, ec);
+  fs::create_directories(o.out / ".prepare", ec);
+  if (ec) throw RuntimeError("prepare: cannot create " + o.out.string() + ": " + ec.message());
+
+  PrepareStats total;
+  total.cases = static_cast<int>(cases.size());
+  std::mutex mu;
+  std::atomic<size_t> next{0};
+  auto say = [&](const std::string& line) {
+    if (log) *log << line << std::endl;
+  };
+  auto worker = [&]() {
+    for (;;) {
+      const size_t idx = next++;
+      if (idx >= cases.size()) return;
+      const CaseInput& c = cases[idx];
+      const fs::path marker = o.out / ".prepare" / (c.id + "." + o.view + ".json");
+      try {
+        const std::string fp = fingerprint(c, o);
+        if (fs::exists(marker)) {
+          try {
+            json m = json::parse(read_file(marker));
+            if (m.at("fingerprint").get<std::string>() == fp) {
+              PrepareStats s = stats_from_json(m.at("stats"));
+              std::lock_guard<std::mutex> lock(mu);
+              total.add(s);
+              ++total.cases_skipped;
+              say("prepare: " + c.id + ": already done, skipped");
+              continue;
+            }
+          } catch (const std::exception&) {
+            // An unreadable marker means the case is redone.
+          }
+          fs::remove(marker);
+        }
+        remove_case_outputs(o.out, o.view, c.id);
+        CaseResult r = process_case(c, o);
+        json m;
+        m["case"] = c.id;
+        m["fingerprint"] = fp;
+        m["stats"] = stats_to_json(r.stats);
+        m["files"] = r.files;
+        write_file_atomic(marker, m.dump());
+        std::lock_guard<std::mutex> lock(mu);
+        total.add(r.stats);
+        ++total.cases_done;
+        say("prepare: " + c.id + ": " + std::to_string(r.stats.slices) + " slices, " +
+            std::to_string(r.stats.boxes) + " boxes");
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        total.failures.emplace_back(c.id, e.what());
+        say("prepare: FAILED " + c.id + ": " + e.what());
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const int n = std::min<int>(o.workers, static_cast<int>(cases.size()));
+  for (int i = 0; i < n; ++i) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  std::sort(total.failures.begin(), total.failures.end());
+  total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const fs::path abs = fs::absolute(o.out).lexically_normal();
+  std::ostringstream y;
+  y << "path: " << abs.string() << "\n"
+    << "train: images/" << o.view << "\n"
+    << "val: images/" << o.view << "\n"
+    << "nc: 1\n"
+    << "names:\n  0: fracture\n";
+  write_file_atomic(o.out / "data.yaml", y.str());
+  write_file_atomic(o.out / "stats.json", stats_json(total, o));
+  return total;
+}
+
+std::string stats_json(const PrepareStats& s, const PrepareOptions& o) {
+  json j;
+  j["view"] = o.view;
+  j["mode"] = o.mode;
+  j["image_size"] = o.image_size;
+  j["cases"] = s.cases;
+  j["cases_prepared"] = s.cases_done;
+  j["cases_skipped_done"] = s.cases_skipped;
+  j["cases_failed"] = s.failures.size();
+  json f = json::array();
+  for (auto& [c, why] : s.failures) f.push_back({{"case", c}, {"reason", why}});
+  j["failures"] = f;
+  j["slices"] = s.slices;
+  j["slices_with_fracture"] = s.slices_with_fracture;
+  j["boxes"] = s.boxes;
+  json h = json::object();
+  for (auto& [k, v] : s.boxes_per_slice) h[std::to_string(k)] = v;
+  j["boxes_per_slice"] = h;
+  std::vector<double> area(s.box_w.size());
+  for (size_t i = 0; i < area.size(); ++i) area[i] = s.box_w[i] * s.box_h[i];
+  j["box_size_px"] = {{"width", summary_stats(s.box_w)}, {"height", summary_stats(s.box_h)},
+                      {"area", summary_stats(area)}};
+  j["skipped_boxes"] = {{"area_below_min", s.rules.dropped_area}, {"aspect_above_max", s.rules.dropped_aspect}};
+  j["grown_boxes"] = s.rules.grown;
+  return j.dump(2) + "\n";
+}
+
+std::string summary_text(const PrepareStats& s) {
+  std::ostringstream o;
+  o << "prepare: " << s.cases << " cases (" << s.cases_done << " prepared, " << s.cases_skipped
+    << " already done, " << s.failures.size() << " failed)\n";
+  o << "  slices " << s.slices << ", with fracture " << s.slices_with_fracture << ", boxes " << s.boxes << "\n";
+  o << "  boxes per slice:";
+  for (auto& [k, v] : s.boxes_per_slice) o << " " << k << ":" << v;
+  o << "\n  boxes skipped: area " << s.rules.dropped_area << ", aspect " << s.rules.dropped_aspect << "; grown "
+    << s.rules.grown << "\n";
+  if (!s.box_w.empty()) {
+    double sw = 0, sh = 0;
+    for (size_t i = 0; i < s.box_w.size(); ++i) sw += s.box_w[i], sh += s.box_h[i];
+    o << "  mean box " << sw / s.box_w.size() << " x " << sh / s.box_h.size() << " px\n";
+  }
+  for (auto& [c, why] : s.failures) o << "  FAILED " << c << ": " << why << "\n";
+  if (s.seconds > 0)
+    o << "  " << s.seconds << " s, " << (s.slices / std::max(1e-9, s.seconds)) << " slices/s\n";
+  return o.str();
+}
+
+}  // namespace vyolo

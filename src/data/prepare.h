@@ -1,0 +1,65 @@
+// `vyolo prepare`: CT studies -> YOLO slice dataset (DESIGN.md §5).
+//
+// Input: <source>/<case>/ with the CT as ct.nii.gz | ct.nii | ct/ | dicom/ (DICOM series folder), the fracture
+// instance mask as fracture.nii.gz | fracture.nii, and the vertebra mask as vertebrae.nii.gz | vertebrae.nii |
+// vertebrae_mask.nii.gz | multilabel_mask.nii.gz. A source that itself holds a CT is one case. Case ids are the
+// folder names with '_' replaced by '-' (the patient id is the file name up to the first '_').
+// Output: images/<view>/<case>_<vertebra>_slice_<NNN>.png, labels/<view>/<same>.txt, data.yaml, stats.json, and
+// .prepare/<case>.json (per-case done marker, written last; a re-run with the same inputs and options skips the case).
+// Slices are cut from the volume in canonical LPS orientation (see volume.h); NNN is the slice index along the view
+// axis; vertebra is the vertebra name (crop=vertebra) or "all" (crop=none).
+#pragma once
+#include <filesystem>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "data/boxes.h"
+
+namespace vyolo {
+
+struct PrepareOptions {
+  std::filesystem::path source, out;
+  std::string view = "axial";            // axial | coronal | sagittal
+  int image_size = 256;                  // square output side; 0 = native crop size (no resize, no padding)
+  std::string mode = "hu16";             // hu16 (HU + 32768, 16-bit) | windowed (8-bit BGR = bone, soft, wide)
+                                         // | slab (16-bit 3-channel: means of 1, 15, 31 neighbouring slices)
+  std::string crop = "vertebra";         // vertebra (one crop per vertebra label, + margin) | none
+  int margin = 5;                        // voxels added on every side of a vertebra's bounding box
+  std::string keep = "all";              // all | vertebrae (only slices that contain the vertebra / any vertebra)
+  int max_negatives = -1;                // cap on slices without a box per vertebra crop; -1 = no cap
+  std::string vertebra_labels = "verse"; // verse | totalseg
+  bool allow_unlabeled = false;          // a case without fracture mask counts as fracture-free instead of failing
+  int workers = 2;
+  int png_compression = 1;
+  uint64_t seed = 42;                    // choice of kept negatives
+  HuWindows hu_windows;                  // for mode=windowed
+  BoxRules rules;
+};
+
+// Throws UsageError naming the option when a value is invalid.
+void validate(const PrepareOptions& o);
+
+struct PrepareStats {
+  long slices = 0, slices_with_fracture = 0, boxes = 0;
+  std::map<int, long> boxes_per_slice;   // number of boxes -> number of slices
+  std::vector<double> box_w, box_h;      // pixels
+  BoxCounts rules;
+  int cases = 0, cases_done = 0, cases_skipped = 0;  // skipped = finished by an earlier run
+  std::vector<std::pair<std::string, std::string>> failures;  // case, reason
+  double seconds = 0;
+
+  void add(const PrepareStats& o);
+};
+
+// Runs the whole preparation; per-case failures are recorded in the result (and printed to `log`), never thrown.
+// Throws UsageError for bad options and RuntimeError when the source cannot be listed or outputs cannot be written.
+PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log = nullptr);
+
+// stats.json content and the printed summary.
+std::string stats_json(const PrepareStats& s, const PrepareOptions& o);
+std::string summary_text(const PrepareStats& s);
+
+}  // namespace vyolo
