@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -211,6 +210,8 @@ LevelMetrics evaluate_level(const std::string& level, const std::vector<double>&
   m.sweep = threshold_sweep(scores, labels, sweep_thresholds);
   m.roc = roc_curve(scores, labels);
   m.pr = pr_curve(scores, labels);
+  m.scores = scores;
+  m.labels = labels;
   return m;
 }
 

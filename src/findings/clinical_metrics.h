@@ -69,6 +69,8 @@ struct LevelMetrics {
   std::vector<BinaryMetrics> sweep;
   RocCurve roc;
   PrCurve pr;
+  std::vector<double> scores;  // the inputs, for plots
+  std::vector<int> labels;
 };
 LevelMetrics evaluate_level(const std::string& level, const std::vector<double>& scores,
                             const std::vector<int>& labels, double threshold = 0.5,
