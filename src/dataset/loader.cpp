@@ -1,0 +1,225 @@
+#include "dataset/loader.h"
+
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+#include <numeric>
+
+#include "common/error.h"
+
+namespace vyolo::dataset {
+
+void bgr_to_chw_rgb(const cv::Mat& bgr, float* dst) {
+  static const auto lut = [] {
+    std::array<float, 256> t{};
+    for (int i = 0; i < 256; ++i) t[i] = static_cast<float>(i) / 255.0f;
+    return t;
+  }();
+  const int h = bgr.rows, w = bgr.cols;
+  const size_t plane = static_cast<size_t>(h) * w;
+  float *r = dst, *g = dst + plane, *b = dst + 2 * plane;
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* p = bgr.ptr<uint8_t>(y);
+    const size_t o = static_cast<size_t>(y) * w;
+    for (int x = 0; x < w; ++x) {
+      b[o + x] = lut[p[3 * x]];
+      g[o + x] = lut[p[3 * x + 1]];
+      r[o + x] = lut[p[3 * x + 2]];
+    }
+  }
+}
+
+DataLoader::DataLoader(std::shared_ptr<const YoloDataset> ds, const HypConfig& hyp, AugmentOptions aug,
+                       LoaderOptions opt)
+    : ds_(ds), aug_(ds, hyp, aug), opt_(std::move(opt)) {
+  if (opt_.batch_size < 1) throw UsageError("data.batch_size must be >= 1, got " + std::to_string(opt_.batch_size));
+  if (opt_.num_workers < 0) throw UsageError("data.num_workers must be >= 0");
+  opt_.prefetch = std::max(1, opt_.prefetch);
+  if (!opt_.warn) opt_.warn = [](const std::string& m) { std::cerr << "WARNING " << m << "\n"; };
+  for (int i = 0; i < opt_.num_workers; ++i) threads_.emplace_back([this] { worker(); });
+}
+
+DataLoader::~DataLoader() {
+  {
+    std::lock_guard<std::mutex> lk(m_);
+    stop_ = true;
+  }
+  cv_work_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+size_t DataLoader::num_batches() const {
+  return (ds_->size() + opt_.batch_size - 1) / opt_.batch_size;
+}
+
+void DataLoader::begin(int epoch) {
+  // caller holds m_
+  ++generation_;
+  epoch_ = epoch;
+  next_epoch_ = epoch + 1;
+  order_.resize(ds_->size());
+  std::iota(order_.begin(), order_.end(), size_t{0});
+  if (opt_.shuffle) {
+    Rng rng(sample_seed(opt_.seed, epoch, ~size_t{0}));
+    for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.randint(0, int(i) - 1)]);
+  }
+  nb_ = static_cast<int>(num_batches());
+  next_task_ = consumed_ = 0;
+  ready_.clear();
+  error_ = nullptr;
+  active_ = true;
+}
+
+void DataLoader::set_epoch(int epoch, int total) {
+  const bool mosaic = opt_.close_mosaic <= 0 || epoch < total - opt_.close_mosaic;
+  {
+    std::lock_guard<std::mutex> lk(m_);
+    aug_.set_mosaic(mosaic);
+    begin(epoch);
+  }
+  cv_work_.notify_all();
+}
+
+Batch DataLoader::make_batch(int epoch, int b, const std::vector<size_t>& idx) const {
+  Batch out;
+  out.epoch = epoch, out.batch_index = b;
+  out.mosaic = aug_.options().augment && aug_.mosaic();
+  std::vector<Sample> samples;
+  samples.reserve(idx.size());
+  for (size_t i : idx) {
+    try {
+      samples.push_back(aug_.get(i, sample_seed(opt_.seed, epoch, i)));
+    } catch (const RuntimeError& e) {  // image gone or corrupt since it was checked: skip it, keep the run going
+      opt_.warn(std::string(e.what()) + "; skipped in batch " + std::to_string(b) + " of epoch " +
+                std::to_string(epoch));
+    }
+  }
+  out.n = static_cast<int>(samples.size());
+  if (samples.empty()) return out;
+  out.h = samples[0].img.rows, out.w = samples[0].img.cols;
+  const size_t per = static_cast<size_t>(3) * out.h * out.w;
+  out.images.resize(per * out.n);
+  for (int k = 0; k < out.n; ++k) {
+    const Sample& s = samples[k];
+    if (s.img.rows != out.h || s.img.cols != out.w || s.img.type() != CV_8UC3)
+      throw RuntimeError("internal: sample of another size in a batch (" + ds_->info(s.index).image + ")");
+    bgr_to_chw_rgb(s.img, out.images.data() + per * k);
+    const float W = static_cast<float>(out.w), H = static_cast<float>(out.h);
+    for (const Box& bx : s.boxes)
+      out.targets.push_back({static_cast<float>(k), static_cast<float>(bx.cls), (bx.x1 + bx.x2) / 2 / W,
+                             (bx.y1 + bx.y2) / 2 / H, (bx.x2 - bx.x1) / W, (bx.y2 - bx.y1) / H});
+    out.paths.push_back(ds_->info(s.index).image);
+    out.orig_hw.emplace_back(s.h0, s.w0);
+    out.ratio_pad.push_back({s.gain_x, s.gain_y, s.pad_x, s.pad_y});
+    out.indices.push_back(s.index);
+  }
+  return out;
+}
+
+void DataLoader::worker() {
+  std::unique_lock<std::mutex> lk(m_);
+  for (;;) {
+    cv_work_.wait(lk, [&] { return stop_ || (active_ && next_task_ < nb_ && next_task_ < consumed_ + opt_.prefetch); });
+    if (stop_) return;
+    const int b = next_task_++;
+    const long gen = generation_;
+    const int epoch = epoch_;
+    const size_t lo = static_cast<size_t>(b) * opt_.batch_size;
+    const size_t hi = std::min(order_.size(), lo + opt_.batch_size);
+    std::vector<size_t> idx(order_.begin() + lo, order_.begin() + hi);
+    lk.unlock();
+    Batch batch;
+    std::exception_ptr err;
+    try {
+      batch = make_batch(epoch, b, idx);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    lk.lock();
+    if (gen != generation_) continue;  // the epoch was restarted meanwhile
+    if (err && !error_) error_ = err;
+    ready_[b] = std::move(batch);
+    cv_ready_.notify_all();
+  }
+}
+
+bool DataLoader::next(Batch& out) {
+  std::unique_lock<std::mutex> lk(m_);
+  if (!active_) {
+    begin(next_epoch_);
+    cv_work_.notify_all();
+  }
+  if (consumed_ >= nb_) {
+    active_ = false;
+    return false;
+  }
+  const int b = consumed_;
+  if (threads_.empty()) {
+    const size_t lo = static_cast<size_t>(b) * opt_.batch_size;
+    const size_t hi = std::min(order_.size(), lo + opt_.batch_size);
+    std::vector<size_t> idx(order_.begin() + lo, order_.begin() + hi);
+    const int epoch = epoch_;
+    lk.unlock();
+    out = make_batch(epoch, b, idx);
+    lk.lock();
+  } else {
+    cv_ready_.wait(lk, [&] { return error_ || ready_.count(b); });
+    if (error_) {
+      auto e = error_;
+      error_ = nullptr;
+      active_ = false;
+      std::rethrow_exception(e);
+    }
+    out = std::move(ready_[b]);
+    ready_.erase(b);
+  }
+  ++consumed_;
+  cv_work_.notify_all();
+  return true;
+}
+
+namespace {
+
+bool tree_bool(const Config& cfg, const char* group, const char* key, bool dflt) {
+  try {
+    const YAML::Node n = cfg.tree[group];
+    if (n && n.IsMap() && n[key]) return n[key].as<bool>();
+  } catch (const std::exception& e) {
+    throw UsageError(std::string(group) + "." + key + ": expected true or false (" + e.what() + ")");
+  }
+  return dflt;
+}
+
+}  // namespace
+
+std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn) {
+  auto ds = YoloDataset::from_config(cfg, Role::Train, warn);
+  AugmentOptions aug;
+  aug.augment = cfg.data.augmentation;
+  aug.augment_empty = tree_bool(cfg, "data", "augment_empty", true);
+  LoaderOptions lo;
+  lo.batch_size = cfg.data.batch_size;
+  lo.num_workers = cfg.data.num_workers;
+  lo.shuffle = true;
+  lo.seed = static_cast<uint64_t>(cfg.seed);
+  lo.close_mosaic = cfg.hyp.close_mosaic;
+  lo.warn = warn;
+  return std::make_unique<DataLoader>(ds, cfg.hyp, aug, lo);
+}
+
+std::unique_ptr<DataLoader> make_val_loader(const Config& cfg, int batch_size, WarnFn warn) {
+  auto ds = YoloDataset::from_config(cfg, Role::Val, warn);
+  AugmentOptions aug;
+  aug.augment = false;
+  aug.mosaic = false;
+  LoaderOptions lo;
+  lo.batch_size = batch_size > 0 ? batch_size : cfg.data.batch_size;
+  lo.num_workers = cfg.data.num_workers;
+  lo.shuffle = false;
+  lo.seed = static_cast<uint64_t>(cfg.seed);
+  lo.close_mosaic = 0;
+  lo.warn = warn;
+  return std::make_unique<DataLoader>(ds, cfg.hyp, aug, lo);
+}
+
+}  // namespace vyolo::dataset

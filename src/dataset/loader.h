@@ -1,0 +1,101 @@
+// Batches for the trainer and the validator, made by `num_workers` threads ahead of use (a bounded queue of
+// `prefetch` batches), in a fixed order for a given seed and epoch whatever the number of threads.
+//
+//   auto train = vyolo::dataset::make_train_loader(cfg);
+//   for (int epoch = 0; epoch < cfg.training.epochs; ++epoch) {
+//     train->set_epoch(epoch, cfg.training.epochs);   // reshuffles; mosaic off for the last hyp.close_mosaic epochs
+//     for (vyolo::dataset::Batch b; train->next(b);) { ... b.images (NCHW RGB 0..1), b.targets ... }
+//   }
+//   auto val = vyolo::dataset::make_val_loader(cfg);     // letterbox only, dataset order, ratio_pad per image
+//   val->set_epoch(0, 1); for (Batch b; val->next(b);) { ... }
+#pragma once
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "dataset/augment.h"
+#include "dataset/yolo_dataset.h"
+
+namespace vyolo::dataset {
+
+struct Batch {
+  std::vector<float> images;  // n x c x h x w, RGB, 0..1, contiguous
+  int n = 0, c = 3, h = 0, w = 0;
+  std::vector<std::array<float, 6>> targets;  // batch_idx, cls, cx, cy, w, h (normalised to w, h)
+  std::vector<std::string> paths;
+  std::vector<std::pair<int, int>> orig_hw;   // original image size (h, w)
+  // Validation: final pixel = original pixel * gain + pad, as {gain_x, gain_y, pad_x, pad_y} (Ultralytics ratio_pad).
+  std::vector<std::array<float, 4>> ratio_pad;
+  std::vector<size_t> indices;                // dataset indices
+  int epoch = 0, batch_index = 0;
+  bool mosaic = false;                        // made with mosaic on
+};
+
+struct LoaderOptions {
+  int batch_size = 16;
+  int num_workers = 2;   // 0: batches made in next() on the calling thread
+  bool shuffle = true;
+  uint64_t seed = 42;
+  int prefetch = 4;      // batches made ahead
+  int close_mosaic = 10; // set_epoch turns mosaic off for the last N epochs (0: never)
+  WarnFn warn;           // for images that fail to decode mid-run (skipped); default stderr
+};
+
+class DataLoader {
+ public:
+  DataLoader(std::shared_ptr<const YoloDataset> ds, const HypConfig& hyp, AugmentOptions aug, LoaderOptions opt);
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  // Starts epoch `epoch` (0-based) of `total`: new shuffle, mosaic per close_mosaic. Discards an unfinished epoch.
+  void set_epoch(int epoch, int total);
+  // The next batch of the current epoch; false at its end (the following call starts the next epoch).
+  bool next(Batch& out);
+
+  size_t num_batches() const;
+  const YoloDataset& dataset() const { return *ds_; }
+  Augmenter& augmenter() { return aug_; }
+
+ private:
+  void begin(int epoch);
+  void worker();
+  Batch make_batch(int epoch, int b, const std::vector<size_t>& idx) const;
+
+  std::shared_ptr<const YoloDataset> ds_;
+  Augmenter aug_;
+  LoaderOptions opt_;
+
+  std::mutex m_;
+  std::condition_variable cv_work_, cv_ready_;
+  std::vector<std::thread> threads_;
+  bool stop_ = false, active_ = false;
+  int epoch_ = 0, next_epoch_ = 0;
+  long generation_ = 0;
+  std::vector<size_t> order_;
+  int nb_ = 0, next_task_ = 0, consumed_ = 0;
+  std::map<int, Batch> ready_;
+  std::exception_ptr error_;
+};
+
+// Loaders for a config (dataset from data.data_yaml or data.data_dir + split; hyp; data.batch_size, num_workers,
+// cache, augmentation; seed). The train loader shuffles and augments (data.augmentation=false: letterbox only;
+// data.augment_empty=false in the tree: images without boxes get only the letterbox). Throws UsageError as
+// YoloDataset::from_config.
+std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn = {});
+std::unique_ptr<DataLoader> make_val_loader(const Config& cfg, int batch_size = 0 /* 0: data.batch_size */,
+                                            WarnFn warn = {});
+
+// BGR 8-bit image -> planar RGB floats in 0..1 at dst (3*h*w values).
+void bgr_to_chw_rgb(const cv::Mat& bgr, float* dst);
+
+}  // namespace vyolo::dataset

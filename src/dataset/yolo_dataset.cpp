@@ -1,0 +1,491 @@
+#include "dataset/yolo_dataset.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "common/error.h"
+#include "common/fs_util.h"
+#include "data/hu_window.h"
+
+namespace vyolo::dataset {
+
+namespace {
+
+constexpr int kCacheVersion = 1;
+
+const std::set<std::string>& image_exts() {
+  static const std::set<std::string> e{"bmp", "jpg", "jpeg", "png", "tif", "tiff", "webp"};
+  return e;
+}
+
+bool is_image(const fs::path& p) {
+  std::string ext = p.extension().string();
+  if (ext.empty()) return false;
+  ext = ext.substr(1);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return image_exts().count(ext) > 0;
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads; the first exception is rethrown.
+void parallel_for(size_t n, int threads, const std::function<void(size_t)>& fn) {
+  threads = std::max(1, std::min<int>(threads, static_cast<int>(n)));
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::exception_ptr err;
+  std::mutex m;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (size_t i; (i = next++) < n;) {
+        try {
+          fn(i);
+        } catch (...) {
+          std::lock_guard<std::mutex> lk(m);
+          if (!err) err = std::current_exception();
+        }
+      }
+    });
+  for (auto& t : pool) t.join();
+  if (err) std::rethrow_exception(err);
+}
+
+struct Stamp {
+  long long size = -1, mtime = 0;  // size -1: file absent
+  bool operator==(const Stamp& o) const { return size == o.size && mtime == o.mtime; }
+};
+
+Stamp stamp(const std::string& p) {
+  std::error_code ec;
+  Stamp s;
+  const auto sz = fs::file_size(p, ec);
+  if (ec) return s;
+  const auto t = fs::last_write_time(p, ec);
+  if (ec) return s;
+  s.size = static_cast<long long>(sz);
+  s.mtime = static_cast<long long>(t.time_since_epoch().count());
+  return s;
+}
+
+// One checked image + label, as stored in the cache.
+struct Entry {
+  Stamp img, lab;
+  int h0 = 0, w0 = 0;
+  bool hu = false;
+  std::string bad;  // non-empty: image unusable, why
+  std::vector<Label> labels;
+  std::vector<std::string> msgs;
+  int bad_lines = 0, duplicates = 0;
+};
+
+nlohmann::json to_json(const Entry& e) {
+  nlohmann::json lab = nlohmann::json::array();
+  for (const auto& l : e.labels) lab.push_back({l.cls, l.cx, l.cy, l.w, l.h});
+  return {{"is", e.img.size}, {"im", e.img.mtime}, {"ls", e.lab.size}, {"lm", e.lab.mtime}, {"h", e.h0},
+          {"w", e.w0},        {"hu", e.hu},        {"bad", e.bad},      {"lab", lab},        {"msg", e.msgs},
+          {"bl", e.bad_lines}, {"dup", e.duplicates}};
+}
+
+Entry from_json(const nlohmann::json& j) {
+  Entry e;
+  e.img = {j.at("is").get<long long>(), j.at("im").get<long long>()};
+  e.lab = {j.at("ls").get<long long>(), j.at("lm").get<long long>()};
+  e.h0 = j.at("h").get<int>(), e.w0 = j.at("w").get<int>();
+  e.hu = j.at("hu").get<bool>();
+  e.bad = j.at("bad").get<std::string>();
+  for (const auto& l : j.at("lab"))
+    e.labels.push_back({l.at(0).get<int>(), l.at(1).get<float>(), l.at(2).get<float>(), l.at(3).get<float>(),
+                        l.at(4).get<float>()});
+  e.msgs = j.at("msg").get<std::vector<std::string>>();
+  e.bad_lines = j.at("bl").get<int>(), e.duplicates = j.at("dup").get<int>();
+  return e;
+}
+
+Entry check_one(const std::string& image, const std::string& label, int nc, const HuWindows& w) {
+  Entry e;
+  e.img = stamp(image);
+  e.lab = stamp(label);
+  if (e.img.size < 0) {
+    e.bad = "cannot read image file";
+  } else {
+    std::string why;
+    cv::Mat m = decode_image(image, w, &e.hu, &why);
+    if (m.empty()) {
+      e.bad = why;
+    } else if (m.rows < 10 || m.cols < 10) {
+      e.bad = "image size " + std::to_string(m.cols) + "x" + std::to_string(m.rows) + " below 10 pixels";
+    } else {
+      e.h0 = m.rows, e.w0 = m.cols;
+    }
+  }
+  if (!e.bad.empty()) {
+    e.msgs.push_back(image + ": skipped, " + e.bad);
+    return e;
+  }
+  if (e.lab.size >= 0) {
+    std::string text;
+    try {
+      text = read_file(label);
+    } catch (const std::exception& ex) {
+      e.msgs.push_back(label + ": cannot read label file (" + ex.what() + "); image used without boxes");
+      e.lab.size = -2;  // found but unreadable: counted as found, no boxes
+      return e;
+    }
+    LabelParse p = parse_labels(text, label, nc);
+    e.labels = std::move(p.labels);
+    e.msgs = std::move(p.warnings);
+    e.bad_lines = p.bad_lines;
+    e.duplicates = p.duplicates;
+  }
+  return e;
+}
+
+void default_warn(const std::string& m) { std::cerr << "WARNING " << m << "\n"; }
+
+}  // namespace
+
+std::string DatasetReport::summary() const {
+  std::ostringstream s;
+  s << images << " images, " << found << " labels found, " << missing << " missing, " << empty << " empty, "
+    << corrupt << " corrupt, " << boxes << " boxes";
+  if (bad_lines) s << ", " << bad_lines << " bad label lines skipped";
+  if (duplicates) s << ", " << duplicates << " duplicate labels removed";
+  return s.str();
+}
+
+cv::Mat decode_image(const std::string& path, const HuWindows& w, bool* hu, std::string* why) {
+  if (hu) *hu = false;
+  cv::Mat m;
+  try {
+    m = cv::imread(path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+  } catch (const cv::Exception& e) {
+    if (why) *why = std::string("cannot decode image: ") + e.what();
+    return {};
+  }
+  if (m.empty()) {
+    if (why) *why = "cannot decode image (corrupt or unsupported format)";
+    return {};
+  }
+  const int depth = m.depth(), ch = m.channels();
+  if (depth == CV_16U && ch == 1) {
+    if (hu) *hu = true;
+    return window_hu(m, w);
+  }
+  if (depth == CV_16U) {
+    m.convertTo(m, CV_8U, 1.0 / 256.0);
+  } else if (depth != CV_8U) {
+    if (why) *why = "unsupported pixel type (depth " + std::to_string(depth) + ")";
+    return {};
+  }
+  cv::Mat out;
+  if (ch == 1)
+    cv::cvtColor(m, out, cv::COLOR_GRAY2BGR);
+  else if (ch == 4)
+    cv::cvtColor(m, out, cv::COLOR_BGRA2BGR);
+  else if (ch == 3)
+    out = m;
+  else {
+    if (why) *why = "unsupported channel count " + std::to_string(ch);
+    return {};
+  }
+  return out;
+}
+
+std::vector<std::string> list_images(const fs::path& p) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) {
+    for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::follow_directory_symlink, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file(ec) && is_image(it->path())) out.push_back(it->path().string());
+    if (ec) throw UsageError("cannot list image folder " + p.string() + ": " + ec.message());
+  } else if (fs::is_regular_file(p, ec) && p.extension() == ".txt") {
+    std::istringstream in(read_file(p));
+    const fs::path parent = p.parent_path();
+    for (std::string line; std::getline(in, line);) {
+      line.erase(0, line.find_first_not_of(" \t\r"));
+      line.erase(line.find_last_not_of(" \t\r") + 1);
+      if (line.empty()) continue;
+      fs::path f(line);
+      if (f.is_relative()) f = parent / f;
+      out.push_back(f.lexically_normal().string());
+    }
+  } else {
+    throw UsageError("image source " + p.string() + " does not exist (expected a folder or a .txt list)");
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+DataYaml read_data_yaml(const fs::path& yaml_path) {
+  const std::string where = "data.yaml " + yaml_path.string();
+  YAML::Node y;
+  try {
+    y = YAML::LoadFile(yaml_path.string());
+  } catch (const std::exception& e) {
+    throw UsageError("cannot read " + where + ": " + e.what());
+  }
+  if (!y.IsMap()) throw UsageError(where + ": expected a mapping with keys path, train, val, names");
+  DataYaml d;
+  const fs::path ydir = yaml_path.parent_path();
+  fs::path root = ydir;
+  if (y["path"] && !y["path"].IsNull()) {
+    root = y["path"].as<std::string>();
+    if (root.is_relative()) {
+      std::error_code ec;
+      root = fs::is_directory(ydir / root, ec) ? ydir / root : fs::absolute(root);
+    }
+  }
+  d.root = root.lexically_normal();
+  auto resolve = [&](const char* key) {
+    std::vector<std::string> files;
+    const YAML::Node n = y[key];
+    if (!n || n.IsNull()) return files;
+    std::vector<std::string> srcs;
+    if (n.IsSequence())
+      for (const auto& s : n) srcs.push_back(s.as<std::string>());
+    else
+      srcs.push_back(n.as<std::string>());
+    for (const auto& s : srcs) {
+      fs::path p(s);
+      if (p.is_relative()) p = d.root / p;
+      try {
+        auto f = list_images(p.lexically_normal());
+        files.insert(files.end(), f.begin(), f.end());
+      } catch (const UsageError& e) {
+        throw UsageError(where + ": key '" + key + "': " + e.what());
+      }
+    }
+    return files;
+  };
+  if (!y["train"]) throw UsageError(where + ": missing key 'train'");
+  d.train = resolve("train");
+  d.val = resolve("val");
+  const YAML::Node names = y["names"];
+  if (!names) throw UsageError(where + ": missing key 'names'");
+  if (names.IsSequence()) {
+    for (const auto& n : names) d.names.push_back(n.as<std::string>());
+  } else if (names.IsMap()) {
+    std::map<int, std::string> m;
+    for (const auto& kv : names) m[kv.first.as<int>()] = kv.second.as<std::string>();
+    int i = 0;
+    for (const auto& [k, v] : m) {
+      if (k != i++) throw UsageError(where + ": 'names' ids must be 0..N-1 without gaps");
+      d.names.push_back(v);
+    }
+  } else {
+    throw UsageError(where + ": 'names' must be a list or a {id: name} map");
+  }
+  if (d.names.empty()) throw UsageError(where + ": 'names' is empty");
+  return d;
+}
+
+YoloDataset::YoloDataset(std::vector<std::string> files, std::string name, DatasetOptions opt)
+    : name_(std::move(name)), opt_(std::move(opt)) {
+  if (!opt_.warn) opt_.warn = default_warn;
+  if (opt_.nc < 1) throw UsageError(name_ + ": number of classes must be >= 1");
+  if (files.empty()) throw UsageError(name_ + ": no images");
+  check_all(files);
+  if (items_.empty())
+    throw UsageError(name_ + ": no usable images (" + std::to_string(report_.corrupt) + " corrupt, see messages)");
+  if (opt_.require_boxes && report_.boxes == 0)
+    throw UsageError(name_ + ": no labels: " + std::to_string(items_.size()) + " images but not one box (" +
+                     std::to_string(report_.missing) + " label files missing, " + std::to_string(report_.empty) +
+                     " empty); expected labels/<...>/<image>.txt with lines 'cls cx cy w h'");
+  if (opt_.cache_ram) fill_ram_cache();
+}
+
+void YoloDataset::check_all(const std::vector<std::string>& files) {
+  const size_t n = files.size();
+  std::vector<std::string> labels(n);
+  for (size_t i = 0; i < n; ++i) labels[i] = label_path_for(files[i]);
+
+  // The cache lives next to the label folder: labels/<view> -> labels/<view>.cache.
+  const fs::path cache_path = fs::path(labels[0]).parent_path().string() + ".cache";
+  nlohmann::json cache;
+  std::unordered_map<std::string, const nlohmann::json*> cached;
+  if (opt_.use_label_cache) {
+    std::error_code ec;
+    if (fs::exists(cache_path, ec)) {
+      try {
+        cache = nlohmann::json::parse(read_file(cache_path));
+        if (cache.value("version", 0) != kCacheVersion || cache.value("nc", -1) != opt_.nc)
+          cache = nlohmann::json();
+      } catch (const std::exception& e) {
+        opt_.warn(cache_path.string() + ": ignoring unreadable label cache (" + e.what() + ")");
+        cache = nlohmann::json();
+      }
+    }
+    if (cache.is_object() && cache.contains("entries"))
+      for (auto it = cache["entries"].begin(); it != cache["entries"].end(); ++it) cached[it.key()] = &it.value();
+  }
+
+  std::vector<Entry> entries(n);
+  std::vector<char> hit(n, 0);
+  parallel_for(n, opt_.threads, [&](size_t i) {
+    auto it = cached.find(files[i]);
+    if (it != cached.end()) {
+      try {
+        Entry e = from_json(*it->second);
+        if (e.img == stamp(files[i]) && e.lab == stamp(labels[i])) {
+          entries[i] = std::move(e);
+          hit[i] = 1;
+          return;
+        }
+      } catch (const std::exception&) {
+      }
+    }
+    entries[i] = check_one(files[i], labels[i], opt_.nc, opt_.hu_windows);
+  });
+
+  for (size_t i = 0; i < n; ++i) {
+    Entry& e = entries[i];
+    report_.cached += hit[i];
+    for (const auto& m : e.msgs) {
+      report_.messages.push_back(m);
+      opt_.warn(m);
+    }
+    if (!e.bad.empty()) {
+      ++report_.corrupt;
+      continue;
+    }
+    report_.bad_lines += e.bad_lines;
+    report_.duplicates += e.duplicates;
+    if (e.lab.size == -1) {
+      ++report_.missing;
+    } else {
+      ++report_.found;
+      if (e.labels.empty()) ++report_.empty;
+    }
+    report_.boxes += static_cast<long>(e.labels.size());
+    ImageInfo info;
+    info.image = files[i];
+    info.label = labels[i];
+    info.h0 = e.h0, info.w0 = e.w0, info.hu = e.hu;
+    info.labels = e.labels;
+    items_.push_back(std::move(info));
+  }
+  report_.images = static_cast<int>(items_.size());
+
+  const bool changed = std::find(hit.begin(), hit.end(), 0) != hit.end();
+  if (opt_.use_label_cache && changed) {
+    nlohmann::json out;
+    out["version"] = kCacheVersion;
+    out["nc"] = opt_.nc;
+    nlohmann::json& ent = out["entries"] = nlohmann::json::object();
+    std::error_code ec;
+    for (const auto& [path, j] : cached)  // keep other splits' entries while their files exist
+      if (fs::exists(path, ec)) ent[path] = *j;
+    for (size_t i = 0; i < n; ++i) ent[files[i]] = to_json(entries[i]);
+    try {
+      write_file_atomic(cache_path, out.dump());
+    } catch (const std::exception& e) {
+      opt_.warn(cache_path.string() + ": label cache not written (" + e.what() + ")");
+    }
+  }
+}
+
+void YoloDataset::fill_ram_cache() {
+  ram_.assign(items_.size(), cv::Mat());
+  std::vector<cv::Mat> tmp(items_.size());
+  parallel_for(items_.size(), opt_.threads, [&](size_t i) { tmp[i] = load(i).img; });
+  ram_ = std::move(tmp);
+}
+
+LoadedImage YoloDataset::load(size_t i) const {
+  const ImageInfo& info = items_.at(i);
+  LoadedImage out;
+  out.h0 = info.h0, out.w0 = info.w0, out.hu = info.hu;
+  if (!ram_.empty() && !ram_[i].empty()) {
+    out.img = ram_[i];
+    return out;
+  }
+  std::string why;
+  bool hu = false;
+  cv::Mat m = decode_image(info.image, opt_.hu_windows, &hu, &why);
+  if (m.empty()) throw RuntimeError(info.image + ": " + why);
+  const int s = opt_.imgsz;
+  const double r = static_cast<double>(s) / std::max(m.rows, m.cols);
+  if (r != 1.0) {
+    const int w = std::min(static_cast<int>(std::ceil(m.cols * r)), s);
+    const int h = std::min(static_cast<int>(std::ceil(m.rows * r)), s);
+    cv::Mat resized;
+    cv::resize(m, resized, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
+    m = resized;
+  }
+  out.img = m;
+  return out;
+}
+
+std::shared_ptr<YoloDataset> YoloDataset::from_config(const Config& cfg, Role role, WarnFn warn) {
+  const char* rname = role == Role::Train ? "train" : "val";
+  DatasetOptions opt;
+  opt.imgsz = cfg.data.image_size;
+  opt.hu_windows = cfg.data.hu_windows;
+  opt.cache_ram = cfg.data.cache == "ram";
+  opt.threads = std::max(1, cfg.data.num_workers);
+  opt.require_boxes = role == Role::Train;
+  opt.warn = std::move(warn);
+  if (!cfg.data.cache.empty() && cfg.data.cache != "ram")
+    throw UsageError("data.cache must be '' or 'ram', got '" + cfg.data.cache + "'");
+
+  if (!cfg.data.data_yaml.empty()) {
+    DataYaml d = read_data_yaml(cfg.data.data_yaml);
+    opt.names = d.names;
+    opt.nc = static_cast<int>(d.names.size());
+    auto& files = role == Role::Train ? d.train : d.val;
+    const std::string name = cfg.data.data_yaml + " (" + rname + ")";
+    if (files.empty()) throw UsageError(name + ": no images listed under '" + rname + "'");
+    return std::make_shared<YoloDataset>(std::move(files), name, std::move(opt));
+  }
+
+  opt.names = cfg.data.names;
+  opt.nc = cfg.data.num_classes;
+  const fs::path root(cfg.data.data_dir);
+  fs::path imgdir = root / "images" / cfg.data.view;
+  std::error_code ec;
+  if (!fs::is_directory(imgdir, ec)) imgdir = root / "images";
+  if (!fs::is_directory(imgdir, ec))
+    throw UsageError("data.data_dir=" + root.string() + ": no images folder (expected " +
+                     (root / "images" / cfg.data.view).string() + "); run `vyolo prepare` or set data.data_yaml");
+  const auto& patients = role == Role::Train ? cfg.split.train_patients : cfg.split.val_patients;
+  const std::string key = std::string("split.") + rname + "_patients";
+  if (patients.empty())
+    throw UsageError("split fold_" + std::to_string(cfg.split.fold_id) + ": " + key +
+                     " is empty; choose a split (split=fold_K) made by `vyolo split`");
+  std::vector<std::string> all = list_images(imgdir);
+  std::set<std::string> have;
+  for (const auto& f : all) have.insert(patient_id(f));
+  const std::set<std::string> want(patients.begin(), patients.end());
+  std::vector<std::string> unknown;
+  for (const auto& p : want)
+    if (!have.count(p)) unknown.push_back(p);
+  if (!unknown.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unknown.size() && i < 10; ++i) list += (i ? ", " : "") + unknown[i];
+    if (unknown.size() > 10) list += ", ...";
+    throw UsageError(key + " names " + std::to_string(unknown.size()) + " patient(s) with no images in " +
+                     imgdir.string() + ": " + list + " (does the split belong to this dataset?)");
+  }
+  std::vector<std::string> files;
+  for (auto& f : all)
+    if (want.count(patient_id(f))) files.push_back(std::move(f));
+  const std::string name = imgdir.string() + " (" + rname + ", " + std::to_string(want.size()) + " patients)";
+  return std::make_shared<YoloDataset>(std::move(files), name, std::move(opt));
+}
+
+}  // namespace vyolo::dataset
