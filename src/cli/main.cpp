@@ -1,43 +1,208 @@
-// vyolo: one executable, Hydra-style overrides for every sub-command (DESIGN.md §1).
-// TEMPORARY minimal front end: key=value overrides onto the command defaults only (no conf/ composition yet).
+// vyolo: one executable, Hydra-style flags and overrides for every sub-command (DESIGN.md §1).
+// Every job's config is composed, checked and resolved before any command runs, so a bad key writes nothing.
+#include <cstdio>
+#include <ctime>
 #include <iostream>
 
 #include "cli/command.h"
 #include "common/error.h"
+#include "config/compose.h"
+#include "config/hydra_files.h"
+#include "config/interpolate.h"
+#include "config/node.h"
+#include "config/override.h"
 
 using namespace vyolo;
+namespace fs = std::filesystem;
 
-static void set_dotted(YAML::Node root, const std::string& key, const YAML::Node& v) {
-  auto dot = key.find('.');
-  if (dot == std::string::npos) {
-    root[key] = v;
-    return;
+namespace {
+
+struct Flags {
+  std::string config_dir, config_name = "config", cfg;
+  bool resolve = false, multirun = false, help = false;
+  std::vector<std::string> overrides;
+};
+
+const char* kFlagHelp =
+    "Flags:\n"
+    "  -cd, --config-dir DIR    the conf/ tree (default: ./conf, else the source tree's conf/)\n"
+    "  -cn, --config-name NAME  the primary config in it (default: config)\n"
+    "  --cfg job|hydra|all      print the composed config and exit (add --resolve to resolve ${...})\n"
+    "  -m, --multirun           run every combination of the sweeps (key=a,b,c), one after another\n"
+    "  -h, --help               this help; `vyolo <command> --help` lists config groups and options\n"
+    "Overrides: key=value (key must exist), +key=value (add), ++key=value (add or set), ~key (delete),\n"
+    "  group=option (pick a config group option), key=[a,b], key={k: v}, key=\"a string\", key=null\n";
+
+void print_usage(std::ostream& os) {
+  os << "usage: vyolo <command> [flags] [overrides]\n\nCommands:\n";
+  for (auto& spec : cli::commands()) {
+    std::string name = spec.name;
+    os << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << spec.summary << "\n";
   }
-  YAML::Node child = root[key.substr(0, dot)];
-  set_dotted(child, key.substr(dot + 1), v);
+  os << "\n" << kFlagHelp;
 }
 
+Flags parse_flags(const std::vector<std::string>& args) {
+  Flags f;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const std::string& flag) -> std::string {
+      auto eq = a.find('=');
+      if (a.rfind("--", 0) == 0 && eq != std::string::npos) return a.substr(eq + 1);
+      if (i + 1 >= args.size()) throw UsageError("flag " + flag + " needs a value");
+      return args[++i];
+    };
+    auto is = [&](const char* s1, const char* s2) {
+      return a == s1 || a == s2 || a.rfind(std::string(s2) + "=", 0) == 0;
+    };
+    if (is("-cd", "--config-dir") || is("-cp", "--config-path")) {
+      f.config_dir = value(a);
+    } else if (is("-cn", "--config-name")) {
+      f.config_name = value(a);
+    } else if (is("-c", "--cfg")) {
+      f.cfg = value(a);
+      if (f.cfg != "job" && f.cfg != "hydra" && f.cfg != "all")
+        throw UsageError("--cfg takes job, hydra or all (got '" + f.cfg + "')");
+    } else if (a == "--resolve") {
+      f.resolve = true;
+    } else if (a == "-m" || a == "--multirun") {
+      f.multirun = true;
+    } else if (a == "-h" || a == "--help") {
+      f.help = true;
+    } else if (!a.empty() && a[0] == '-') {
+      throw UsageError("unknown flag '" + a + "'\n" + kFlagHelp);
+    } else {
+      f.overrides.push_back(a);
+    }
+  }
+  return f;
+}
+
+std::string format_now(const std::string& fmt) {
+  std::time_t t = conf::run_start_time();
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[256];
+  return std::string(buf, std::strftime(buf, sizeof buf, fmt.c_str(), &tm));
+}
+
+struct Job {
+  std::vector<std::string> overrides;
+  conf::Composed composed;
+  conf::Node resolved;
+  cli::CommandContext ctx;
+};
+
+void print_command_help(const cli::CommandSpec& spec, const fs::path& dir, const Flags& f) {
+  std::cout << "vyolo " << spec.name << ": " << spec.summary << "\n\nusage: vyolo " << spec.name
+            << " [flags] [overrides]\n\n== Configuration groups (" << dir.string() << ") ==\n"
+            << "Compose your configuration from these groups (group=option):\n\n";
+  for (auto& [g, opts] : conf::list_groups(dir)) {
+    std::string line;
+    for (auto& o : opts) line += (line.empty() ? "" : ", ") + o;
+    std::cout << "  " << g << ": " << line << "\n";
+  }
+  conf::Node keys = conf::load_yaml_string(spec.defaults_yaml, "command defaults");
+  if (keys.is_map() && !keys.map.empty()) {
+    std::cout << "\n== Command keys ==\n";
+    std::cout << conf::to_yaml_string(keys);
+  }
+  std::cout << "\n" << kFlagHelp << "\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n";
+  conf::ComposeOptions opts{dir, f.config_name, spec.defaults_yaml};
+  auto composed = conf::compose(opts, f.multirun ? conf::expand_sweeps(f.overrides).front() : f.overrides);
+  std::cout << conf::to_yaml_string(composed.tree);
+}
+
+int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& args) {
+  Flags f = parse_flags(args);
+  fs::path dir = conf::find_config_dir(f.config_dir);
+  if (f.help) {
+    print_command_help(spec, dir, f);
+    return 0;
+  }
+
+  std::string sweep_dir = format_now("multirun/%Y-%m-%d/%H-%M-%S");
+  for (auto& o : f.overrides)
+    if (o.rfind("hydra.sweep.dir=", 0) == 0) sweep_dir = conf::parse_override(o).value().text;
+
+  // Compose, check and resolve every job before any of them runs.
+  auto job_overrides = f.multirun ? conf::expand_sweeps(f.overrides) : std::vector<std::vector<std::string>>{f.overrides};
+  std::vector<Job> jobs;
+  for (size_t i = 0; i < job_overrides.size(); ++i) {
+    Job j;
+    j.overrides = job_overrides[i];
+    conf::ComposeOptions opts{dir, f.config_name, spec.defaults_yaml};
+    j.composed = conf::compose(opts, j.overrides);
+    RunInfo run;
+    run.config_dir = dir.string();
+    run.config_name = f.config_name;
+    run.mode = f.multirun ? "MULTIRUN" : "RUN";
+    run.job_num = static_cast<int>(i);
+    if (f.multirun) run.sweep_dir = sweep_dir;
+    run.choices = j.composed.choices;
+    run.hydra_overrides = j.composed.hydra_overrides;
+    j.resolved = j.composed.tree;
+    if (f.cfg.empty() || f.resolve)
+      conf::resolve_interpolations(j.resolved, hydra_values(spec.name, j.overrides, run));
+    j.ctx.command = spec.name;
+    j.ctx.overrides = j.overrides;
+    j.ctx.config_dir = dir;
+    if (f.cfg.empty()) j.ctx.cfg = load_config(conf::to_yaml(j.resolved), dir.string());
+    j.ctx.cfg.run = run;
+    jobs.push_back(std::move(j));
+  }
+  for (auto& h : jobs.front().composed.hydra_overrides)
+    if (h.rfind("hydra.sweep.dir=", 0) != 0)
+      std::cerr << "vyolo: note: '" << h << "' has no effect here (recorded in .hydra/hydra.yaml)\n";
+
+  if (!f.cfg.empty()) {
+    for (auto& j : jobs) {
+      if (jobs.size() > 1) std::cout << "# job " << j.ctx.cfg.run.job_num << ": " << override_dirname(j.overrides) << "\n";
+      if (f.cfg != "job") std::cout << hydra_yaml({}, spec.name, j.overrides, j.ctx.cfg.run);
+      if (f.cfg != "hydra") std::cout << conf::to_yaml_string(j.resolved);
+    }
+    return 0;
+  }
+
+  if (!f.multirun) return spec.run(jobs.front().ctx);
+
+  std::cerr << "[vyolo] Launching " << jobs.size() << " job" << (jobs.size() == 1 ? "" : "s") << " locally in "
+            << sweep_dir << "\n";
+  for (auto& j : jobs) {
+    fs::path job_dir = fs::path(sweep_dir) / std::to_string(j.ctx.cfg.run.job_num);
+    write_hydra_files(job_dir, j.ctx);
+    std::cerr << "[vyolo] \t#" << j.ctx.cfg.run.job_num << " : " << override_dirname(j.overrides) << "\n";
+    int rc = spec.run(j.ctx);
+    if (rc != 0) {
+      std::cerr << "[vyolo] job #" << j.ctx.cfg.run.job_num << " failed (exit " << rc << "); stopping the sweep\n";
+      return rc;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: vyolo <command> [key=value ...]\n";
+  conf::run_start_time();  // one timestamp for ${now:...}, multirun folders and hydra.yaml
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    print_usage(std::cerr);
     return 2;
   }
-  std::string name = argv[1];
+  if (args[0] == "-h" || args[0] == "--help") {
+    print_usage(std::cout);
+    return 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "vyolo " << VYOLO_VERSION << "\n";
+    return 0;
+  }
+  const std::string& name = args[0];
   for (auto& spec : cli::commands()) {
     if (name != spec.name) continue;
     try {
-      cli::CommandContext ctx;
-      ctx.command = name;
-      YAML::Node tree = YAML::Load(spec.defaults_yaml);
-      for (int i = 2; i < argc; ++i) {
-        std::string a = argv[i];
-        auto eq = a.find('=');
-        if (eq == std::string::npos) throw UsageError("bad override '" + a + "'");
-        ctx.overrides.push_back(a);
-        set_dotted(tree, a.substr(0, eq), YAML::Load(a.substr(eq + 1)));
-      }
-      ctx.cfg = load_config(tree);
-      return spec.run(ctx);
+      return run_command(spec, std::vector<std::string>(args.begin() + 1, args.end()));
     } catch (const UsageError& e) {
       std::cerr << "vyolo " << name << ": " << e.what() << "\n";
       return 2;
@@ -46,6 +211,11 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::cerr << "vyolo: unknown command '" << name << "'\n";
+  std::vector<std::string> names;
+  for (auto& spec : cli::commands()) names.push_back(spec.name);
+  auto near = conf::closest(name, names, 1);
+  std::cerr << "vyolo: unknown command '" << name << "'" << (near.empty() ? "" : "; did you mean " + near[0] + "?")
+            << "\n\n";
+  print_usage(std::cerr);
   return 2;
 }

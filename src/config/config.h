@@ -2,6 +2,7 @@
 // YAML tree. Defaults here equal the defaults in conf/; `load_config` fills them from a composed tree.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -105,6 +106,16 @@ struct LoggingConfig {
   WandbConfig wandb;
 };
 
+// How the run was composed: what .hydra/hydra.yaml records. Filled by the CLI front end (src/cli/main.cpp).
+struct RunInfo {
+  std::string config_dir, config_name = "config";
+  std::string mode = "RUN";         // RUN|MULTIRUN
+  int job_num = 0;
+  std::string sweep_dir;            // multirun/DATE/TIME (multirun only)
+  std::vector<std::pair<std::string, std::string>> choices;  // config group -> option
+  std::vector<std::string> hydra_overrides;                   // `hydra.*` overrides, recorded only
+};
+
 struct Config {
   ModelConfig model;
   DataConfig data;
@@ -116,10 +127,14 @@ struct Config {
   int seed = 42;
   bool debug = false;
   YAML::Node tree;                  // the full resolved tree (command keys such as weights= live here)
+  RunInfo run;
 };
 
 // Fills a Config from a composed, resolved tree. Missing keys keep their defaults; a value of the wrong type throws
 // UsageError naming the dotted key. Reads the file named by training.hyp into `hyp` when the tree has no `hyp` node.
+// training.hyp is looked up relative to the working directory, then the config dir, then its parent; the one-argument
+// form uses the default config dir (./conf, else <source>/conf).
 Config load_config(const YAML::Node& tree);
+Config load_config(const YAML::Node& tree, const std::string& config_dir);
 
 }  // namespace vyolo

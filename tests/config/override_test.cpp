@@ -1,0 +1,177 @@
+// The override grammar: each form, each value type, sweeps and syntax errors with their column.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "config/override.h"
+
+using namespace vyolo;
+using namespace vyolo::conf;
+
+namespace {
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_override(text);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Override, Forms) {
+  auto o = parse_override("data.hu_windows.bone.min=500");
+  EXPECT_EQ(o.op, Override::Op::Set);
+  EXPECT_EQ(o.key, "data.hu_windows.bone.min");
+  EXPECT_EQ(o.value().type, Node::Type::Int);
+  EXPECT_EQ(o.value().text, "500");
+
+  o = parse_override("+training.extra=1");
+  EXPECT_EQ(o.op, Override::Op::Add);
+  EXPECT_EQ(o.key, "training.extra");
+  o = parse_override("++seed=7");
+  EXPECT_EQ(o.op, Override::Op::ForceAdd);
+  EXPECT_EQ(o.prefix(), "++");
+  o = parse_override("~logging.wandb");
+  EXPECT_EQ(o.op, Override::Op::Delete);
+  EXPECT_FALSE(o.has_value);
+  o = parse_override("~seed=42");
+  EXPECT_EQ(o.op, Override::Op::Delete);
+  EXPECT_TRUE(o.has_value);
+  o = parse_override("split=fold_1");
+  EXPECT_EQ(o.key, "split");
+  EXPECT_EQ(o.value().text, "fold_1");
+  o = parse_override("model/backbone@model.net=big");
+  EXPECT_EQ(o.key, "model/backbone");
+  EXPECT_EQ(o.package, "model.net");
+  EXPECT_EQ(o.key_with_package(), "model/backbone@model.net");
+}
+
+TEST(Override, ValueTypes) {
+  auto v = [](const std::string& s) { return parse_override("a=" + s).value(); };
+  EXPECT_EQ(v("42").type, Node::Type::Int);
+  EXPECT_EQ(v("-3").text, "-3");
+  EXPECT_EQ(v("1_000").text, "1000");
+  EXPECT_EQ(v("0.5").type, Node::Type::Float);
+  EXPECT_EQ(v("1e-3").text, "0.001");
+  EXPECT_EQ(v("1e-5").text, "1.0e-05");
+  EXPECT_EQ(v("3.").text, "3.0");
+  EXPECT_EQ(v("inf").text, ".inf");
+  EXPECT_EQ(v("True").type, Node::Type::Bool);
+  EXPECT_EQ(v("FALSE").text, "false");
+  EXPECT_TRUE(v("null").is_null());
+  EXPECT_TRUE(v("NULL").is_null());
+  EXPECT_EQ(v("yolov8n").type, Node::Type::String);
+  // Hydra's grammar knows only true/false as booleans; `yes` is a string on the command line.
+  EXPECT_EQ(v("yes").type, Node::Type::String);
+  EXPECT_EQ(v("'1'").type, Node::Type::String);
+  EXPECT_EQ(v("'1'").text, "1");
+  EXPECT_EQ(v("\"Testing new augmentation\"").text, "Testing new augmentation");
+  EXPECT_EQ(v("'it\\'s'").text, "it's");
+  EXPECT_EQ(v("unquoted with spaces").text, "unquoted with spaces");
+  EXPECT_EQ(v("a\\,b").text, "a,b");
+  EXPECT_EQ(v("http://host:8080/x").text, "http://host:8080/x");
+  EXPECT_EQ(v("${data.image_size}").text, "${data.image_size}");
+  EXPECT_EQ(v("${oc.env:HOME,/tmp}").text, "${oc.env:HOME,/tmp}");
+  EXPECT_EQ(parse_override("a=").value().text, "");
+  EXPECT_EQ(parse_override("a=").value().type, Node::Type::String);
+}
+
+TEST(Override, ListsAndMaps) {
+  auto l = parse_override("logging.wandb.tags=[yolov8,experiment1]").value();
+  ASSERT_TRUE(l.is_seq());
+  ASSERT_EQ(l.seq.size(), 2u);
+  EXPECT_EQ(l.seq[1].text, "experiment1");
+  EXPECT_TRUE(parse_override("a=[]").value().is_seq());
+  auto nested = parse_override("a=[1, [2, 3], {k: v}]").value();
+  ASSERT_EQ(nested.seq.size(), 3u);
+  EXPECT_EQ(nested.seq[0].type, Node::Type::Int);
+  EXPECT_EQ(nested.seq[1].seq[1].text, "3");
+  EXPECT_EQ(nested.seq[2].find("k")->text, "v");
+  auto m = parse_override("data.hu_windows={bone: {min: 500, max: 1900}, wide: null}").value();
+  ASSERT_TRUE(m.is_map());
+  EXPECT_EQ(find_path(m, "bone.max")->text, "1900");
+  EXPECT_TRUE(m.find("wide")->is_null());
+  EXPECT_EQ(parse_override("a=['x, y', \"z\"]").value().seq[0].text, "x, y");
+}
+
+TEST(Override, Sweeps) {
+  auto o = parse_override("split=fold_0,fold_1,fold_2");
+  EXPECT_TRUE(o.is_sweep);
+  ASSERT_EQ(o.values.size(), 3u);
+  EXPECT_EQ(o.value_texts[2], "fold_2");
+  EXPECT_FALSE(parse_override("a=[1,2]").is_sweep);
+  EXPECT_FALSE(parse_override("a='1,2'").is_sweep);
+  auto c = parse_override("a=choice(1, 'x y')");
+  EXPECT_TRUE(c.is_sweep);
+  EXPECT_EQ(c.values[1].text, "x y");
+  auto r = parse_override("training.epochs=range(1,7,2)");
+  ASSERT_EQ(r.values.size(), 3u);
+  EXPECT_EQ(r.value_texts[2], "5");
+
+  auto jobs = expand_sweeps({"split=fold_0,fold_1", "seed=1", "training.lr0=0.1,0.01,0.001"});
+  ASSERT_EQ(jobs.size(), 6u);
+  EXPECT_EQ(jobs[0], (std::vector<std::string>{"split=fold_0", "seed=1", "training.lr0=0.1"}));
+  EXPECT_EQ(jobs[1], (std::vector<std::string>{"split=fold_0", "seed=1", "training.lr0=0.01"}));
+  EXPECT_EQ(jobs[5], (std::vector<std::string>{"split=fold_1", "seed=1", "training.lr0=0.001"}));
+  EXPECT_EQ(expand_sweeps({"+a=x,y"})[1][0], "+a=y");
+  EXPECT_EQ(expand_sweeps({}).size(), 1u);
+}
+
+TEST(Override, SyntaxErrorsNameTheColumn) {
+  EXPECT_NE(error_of("a=[1,2").find("missing ']'"), std::string::npos) << error_of("a=[1,2");
+  EXPECT_NE(error_of("a=[1,2").find("column 7"), std::string::npos) << error_of("a=[1,2");
+  EXPECT_NE(error_of("training.lr0").find("missing '='"), std::string::npos);
+  EXPECT_NE(error_of("training.lr0").find("column 13"), std::string::npos) << error_of("training.lr0");
+  EXPECT_NE(error_of("a='abc").find("column 3"), std::string::npos) << error_of("a='abc");
+  EXPECT_NE(error_of("a..b=1").find("column 3"), std::string::npos) << error_of("a..b=1");
+  EXPECT_NE(error_of("a={k 1}").find("column"), std::string::npos) << error_of("a={k 1}");
+  EXPECT_NE(error_of("a=1]").find("column 4"), std::string::npos) << error_of("a=1]");
+  EXPECT_NE(error_of("a=x,").find("column 5"), std::string::npos) << error_of("a=x,");
+  EXPECT_NE(error_of("a=foo(1)").find("unsupported sweep function"), std::string::npos);
+  EXPECT_NE(error_of("=3").find("column 1"), std::string::npos) << error_of("=3");
+  EXPECT_EQ(error_of("a.b=ok"), "");
+}
+
+TEST(Node, PythonFloatRepr) {
+  EXPECT_EQ(python_float(0.001), "0.001");
+  EXPECT_EQ(python_float(0.0001), "0.0001");
+  EXPECT_EQ(python_float(1e-5), "1.0e-05");
+  EXPECT_EQ(python_float(100.0), "100.0");
+  EXPECT_EQ(python_float(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(python_float(1e16), "1.0e+16");
+  EXPECT_EQ(python_float(-2.5), "-2.5");
+}
+
+TEST(Node, PlainScalarsFollowYaml11) {
+  EXPECT_EQ(Node::plain("1e-3").type, Node::Type::Float);
+  EXPECT_EQ(Node::plain("yes").type, Node::Type::Bool);
+  EXPECT_EQ(Node::plain("0x10").text, "16");
+  EXPECT_EQ(Node::plain("val/map_50").type, Node::Type::String);
+  EXPECT_TRUE(Node::plain("~").is_null());
+  // A string that reads as another type is quoted when written, as PyYAML does.
+  Node m = Node::empty_map();
+  m.get_or_add("a") = Node::string("1");
+  m.get_or_add("b") = Node::plain("1");
+  m.get_or_add("c") = Node::string("true");
+  m.get_or_add("d") = Node::string("");
+  m.get_or_add("e") = Node::string("a: b");
+  EXPECT_EQ(to_yaml_string(m), "a: '1'\nb: 1\nc: 'true'\nd: ''\ne: 'a: b'\n");
+  // ...and reads back as the same types.
+  EXPECT_EQ(load_yaml_string(to_yaml_string(m), "t"), m);
+}
+
+TEST(Node, WriterLayout) {
+  Node n = load_yaml_string("a:\n  b: [1, 2]\n  c: {}\n  d: []\nl:\n- x: 1\n  y: [p, q]\n- - 1\n  - 2\n", "t");
+  EXPECT_EQ(to_yaml_string(n), "a:\n  b:\n  - 1\n  - 2\n  c: {}\n  d: []\nl:\n- x: 1\n  y:\n  - p\n  - q\n- - 1\n  - 2\n");
+}
+
+TEST(Node, DidYouMean) {
+  std::vector<std::string> keys{"training.lr0", "training.lrf", "training.epochs", "data.image_size", "seed"};
+  auto near = closest("training.lr", keys);
+  ASSERT_GE(near.size(), 2u);
+  EXPECT_EQ(near[0], "training.lr0");
+  EXPECT_EQ(closest("training.image_size", keys).at(0), "data.image_size");
+  EXPECT_TRUE(closest("completely.unrelated.thing", keys).empty());
+}
