@@ -171,7 +171,11 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
   for (auto& j : jobs) {
     fs::path job_dir = fs::path(sweep_dir) / std::to_string(j.ctx.cfg.run.job_num);
     write_hydra_files(job_dir, j.ctx);
-    std::cerr << "[vyolo] \t#" << j.ctx.cfg.run.job_num << " : " << override_dirname(j.overrides) << "\n";
+    {
+      std::string line;
+      for (auto& o : j.overrides) line += (line.empty() ? "" : " ") + o;
+      std::cerr << "[vyolo] \t#" << j.ctx.cfg.run.job_num << " : " << line << "\n";
+    }
     int rc = spec.run(j.ctx);
     if (rc != 0) {
       std::cerr << "[vyolo] job #" << j.ctx.cfg.run.job_num << " failed (exit " << rc << "); stopping the sweep\n";

@@ -58,7 +58,7 @@ class Parser {
   explicit Parser(const std::string& s) : s_(s) {}
 
   [[noreturn]] void fail(const std::string& what, size_t at) const {
-    throw UsageError("Error parsing override '" + s_ + "': " + what + " at column " + std::to_string(at + 1));
+    throw UsageError("Error parsing override '" + s_ + "' at column " + std::to_string(at + 1) + ": " + what);
   }
 
   bool at_end() const { return pos_ >= s_.size(); }
@@ -235,9 +235,9 @@ class Parser {
       return list;
     }
     for (;;) {
-      if (at_end()) fail("missing ']' for the '[' at column " + std::to_string(open + 1), pos_);
+      if (at_end()) fail("missing ']' (the list opens at column " + std::to_string(open + 1) + ")", pos_);
       list.seq.push_back(parse_element(true));
-      if (at_end()) fail("missing ']' for the '[' at column " + std::to_string(open + 1), pos_);
+      if (at_end()) fail("missing ']' (the list opens at column " + std::to_string(open + 1) + ")", pos_);
       if (peek() == ',') {
         ++pos_;
         continue;
@@ -259,7 +259,7 @@ class Parser {
       return map;
     }
     for (;;) {
-      if (at_end()) fail("missing '}' for the '{' at column " + std::to_string(open + 1), pos_);
+      if (at_end()) fail("missing '}' (the map opens at column " + std::to_string(open + 1) + ")", pos_);
       skip_ws();
       std::string key;
       if (peek() == '\'' || peek() == '"')
@@ -268,7 +268,7 @@ class Parser {
         key = parse_primitive(true, true).text;
       skip_ws();
       if (peek() != ':') {
-        if (at_end()) fail("missing '}' for the '{' at column " + std::to_string(open + 1), pos_);
+        if (at_end()) fail("missing '}' (the map opens at column " + std::to_string(open + 1) + ")", pos_);
         fail(std::string("expected ':' after the key '") + key + "'", pos_);
       }
       ++pos_;
@@ -277,7 +277,7 @@ class Parser {
         *existing = v;
       else
         map.map.emplace_back(key, v);
-      if (at_end()) fail("missing '}' for the '{' at column " + std::to_string(open + 1), pos_);
+      if (at_end()) fail("missing '}' (the map opens at column " + std::to_string(open + 1) + ")", pos_);
       if (peek() == ',') {
         ++pos_;
         continue;
