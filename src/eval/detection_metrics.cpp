@@ -169,10 +169,7 @@ DetectionMetrics ap_per_class(const std::vector<Correct>& tp, const std::vector<
     out.per_class[ci].cls = classes[ci];
     out.per_class[ci].n_gt = std::count(target_cls.begin(), target_cls.end(), classes[ci]);
   }
-  bool any_tp = false;
-  for (const auto& row : tp)
-    for (bool b : row) any_tp = any_tp || b;
-  if (nc == 0 || !any_tp) return out;
+  if (nc == 0) return out;
 
   // Predictions by descending confidence (stable, so equal scores keep their order).
   std::vector<size_t> order(tp.size());

@@ -57,8 +57,8 @@ struct DetectionMetrics {
 };
 
 // Ultralytics' ap_per_class. tp: one row per prediction; conf, pred_cls the same length; target_cls one entry per
-// label. Predictions of classes without labels do not count. When no prediction is a true positive at any threshold,
-// every metric is 0 (as Ultralytics, which skips the computation).
+// label. Predictions of classes without labels do not count; a labelled class without predictions has AP 0 and
+// counts in the means. Equal confidences keep their input order (numpy's argsort may order ties differently).
 DetectionMetrics ap_per_class(const std::vector<Correct>& tp, const std::vector<double>& conf,
                               const std::vector<int>& pred_cls, const std::vector<int>& target_cls);
 

@@ -106,6 +106,18 @@ TEST(Ap, NoPredictionsGiveZero) {
   EXPECT_EQ(m.per_class[1].n_gt, 1);
 }
 
+TEST(Ap, OnlyFalsePositivesGiveZero) {
+  MetricsAccumulator acc(1);
+  acc.add_image({det(100, 100, 120, 120, 0.9f, 0), det(0, 0, 10, 4, 0.5f, 0)}, {gt(0, 0, 0, 10, 10)});  // IoU 0.4
+  acc.add_image({det(0, 0, 10, 10, 0.7f, 0)}, {});
+  auto m = acc.compute();
+  EXPECT_EQ(m.n_pred, 3);
+  EXPECT_EQ(m.map50, 0.0);
+  EXPECT_EQ(m.precision, 0.0);
+  EXPECT_EQ(m.recall, 0.0);
+  EXPECT_EQ(m.per_class[0].tp, 0);
+}
+
 TEST(Ap, ClassesWithoutLabelsDoNotCountAndMissedClassesDo) {
   MetricsAccumulator acc(3);
   // Class 0 perfect; class 1 only predicted (no labels: ignored); class 2 labelled, never predicted (AP 0).
