@@ -1,0 +1,90 @@
+#include "infer/predictor.h"
+
+#include <thread>
+
+#include <opencv2/imgproc.hpp>
+
+#include "common/error.h"
+
+namespace vyolo::infer {
+
+torch::Device parse_device(const std::string& s) {
+  std::string d = s.empty() ? "cpu" : s;
+  if (d == "cpu") return torch::Device(torch::kCPU);
+  if (std::all_of(d.begin(), d.end(), ::isdigit)) d = "cuda:" + d;
+  if (d.rfind("cuda", 0) != 0) throw UsageError("device='" + s + "': expected cpu, cuda, cuda:N or N");
+  if (!torch::cuda::is_available())
+    throw UsageError("device='" + s + "' requested but this LibTorch has no CUDA device; use device=cpu");
+  return torch::Device(d);
+}
+
+void init_threads(int threads) {
+  static bool done = false;
+  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+  if (!done) {
+    done = true;
+    try {
+      torch::set_num_interop_threads(1);
+    } catch (const std::exception&) {
+      // already set (interop threads can only be set before first use)
+    }
+  }
+}
+
+torch::Tensor to_tensor(const cv::Mat& img, int channels) {
+  cv::Mat rgb;
+  if (channels == 1) {
+    if (img.channels() == 3)
+      cv::cvtColor(img, rgb, cv::COLOR_BGR2GRAY);
+    else
+      rgb = img;
+  } else if (img.channels() == 1) {
+    cv::cvtColor(img, rgb, cv::COLOR_GRAY2RGB);
+  } else {
+    cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB);
+  }
+  if (!rgb.isContinuous()) rgb = rgb.clone();
+  auto t = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, rgb.channels()}, torch::kUInt8);
+  return t.permute({2, 0, 1}).to(torch::kFloat).div_(255.0).contiguous();
+}
+
+Predictor::Predictor(model::YoloV8 net, int imgsz, NmsOptions nms, torch::Device device)
+    : net_(std::move(net)), imgsz_(imgsz), nms_(nms), device_(device) {
+  if (imgsz_ % 32 != 0) imgsz_ = (imgsz_ / 32 + 1) * 32;  // Ultralytics' check_imgsz rounds up to the stride
+  net_->to(device_);
+  net_->eval();
+  net_->fuse();
+}
+
+torch::Tensor Predictor::forward(const torch::Tensor& batch) {
+  torch::NoGradGuard ng;
+  return net_->predict(batch.to(device_));
+}
+
+std::vector<std::vector<Detection>> Predictor::predict(const std::vector<cv::Mat>& images) {
+  std::vector<std::vector<Detection>> results;
+  if (images.empty()) return results;
+  bool same = true;
+  for (auto& im : images) same = same && im.size() == images[0].size();
+  std::vector<Letterboxed> lbs;
+  std::vector<torch::Tensor> ts;
+  for (auto& im : images) {
+    lbs.push_back(letterbox(im, imgsz_, imgsz_, /*auto_pad=*/same));
+    ts.push_back(to_tensor(lbs.back().image, net_->input_channels));
+  }
+  auto out = forward(torch::stack(ts));
+  auto dets = non_max_suppression(out, nms_);
+  for (size_t i = 0; i < images.size(); ++i) {
+    auto d = dets[i];
+    scale_boxes(d, lbs[i], images[i].rows, images[i].cols);
+    std::vector<Detection> r;
+    auto a = d.accessor<float, 2>();
+    for (int64_t k = 0; k < d.size(0); ++k)
+      r.push_back({a[k][0], a[k][1], a[k][2], a[k][3], a[k][4], static_cast<int>(a[k][5])});
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+}  // namespace vyolo::infer
