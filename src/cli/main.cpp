@@ -113,6 +113,19 @@ void print_command_help(const cli::CommandSpec& spec, const fs::path& dir, const
   std::cout << conf::to_yaml_string(composed.tree);
 }
 
+// What `--cfg job` prints: the job config less the command keys that are still unset (null), which a Hydra app
+// would not have, so the output compares key for key with Hydra's for the same conf tree and overrides.
+conf::Node printed_job_config(const conf::Node& resolved, const cli::CommandSpec& spec) {
+  conf::Node out = resolved;
+  conf::Node keys = conf::load_yaml_string(spec.defaults_yaml, "command defaults");
+  if (!keys.is_map() || !out.is_map()) return out;
+  for (auto& [k, v] : keys.map) {
+    const conf::Node* now = out.find(k);
+    if (v.is_null() && now && now->is_null()) out.erase(k);
+  }
+  return out;
+}
+
 int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& args) {
   Flags f = parse_flags(args);
   fs::path dir = conf::find_config_dir(f.config_dir);
@@ -159,7 +172,7 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
     for (auto& j : jobs) {
       if (jobs.size() > 1) std::cout << "# job " << j.ctx.cfg.run.job_num << ": " << override_dirname(j.overrides) << "\n";
       if (f.cfg != "job") std::cout << hydra_yaml({}, spec.name, j.overrides, j.ctx.cfg.run);
-      if (f.cfg != "hydra") std::cout << conf::to_yaml_string(j.resolved);
+      if (f.cfg != "hydra") std::cout << conf::to_yaml_string(printed_job_config(j.resolved, spec));
     }
     return 0;
   }

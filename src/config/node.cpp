@@ -78,6 +78,12 @@ void type_plain(Node& n) {
 
 bool would_retype(const std::string& s) {
   if (s.empty() || is_one_of(s, {"~", "null", "Null", "NULL"})) return true;
+  // PyYAML reads these as dates/timestamps, so they are quoted for Python readers of the files we write.
+  static const std::regex timestamp(
+      "[0-9]{4}-[0-9]{2}-[0-9]{2}|"
+      "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \\t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\\.[0-9]*)?"
+      "(([ \\t]*)Z|[-+][0-9]{1,2}(:[0-9]{2})?)?");
+  if (std::regex_match(s, timestamp)) return true;
   Node probe = Node::plain(s);
   return probe.kind != Node::Kind::Scalar || probe.type != Node::Type::String;
 }

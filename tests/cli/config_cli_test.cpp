@@ -67,6 +67,9 @@ TEST_F(ConfigCli, CfgJobPrintsTheComposedConfig) {
                            "  weight_decay: 0.0001\n", "  monitor: val/map_50\n", "seed: 42\n"})
     EXPECT_NE(r.out.find(line), std::string::npos) << "missing '" << line << "' in\n" << r.out;
   EXPECT_EQ(r.out.find("defaults:"), std::string::npos);
+  EXPECT_EQ(r.out.find("weights:"), std::string::npos) << "unset command keys are not part of Hydra's output";
+  auto set = run("train --cfg job weights=best.safetensors");
+  EXPECT_NE(set.out.find("weights: best.safetensors\n"), std::string::npos) << set.out;
   EXPECT_TRUE(empty_dir());
 }
 

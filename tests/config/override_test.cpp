@@ -157,7 +157,8 @@ TEST(Node, PlainScalarsFollowYaml11) {
   m.get_or_add("c") = Node::string("true");
   m.get_or_add("d") = Node::string("");
   m.get_or_add("e") = Node::string("a: b");
-  EXPECT_EQ(to_yaml_string(m), "a: '1'\nb: 1\nc: 'true'\nd: ''\ne: 'a: b'\n");
+  m.get_or_add("f") = Node::string("2026-11-26");  // a date to PyYAML
+  EXPECT_EQ(to_yaml_string(m), "a: '1'\nb: 1\nc: 'true'\nd: ''\ne: 'a: b'\nf: '2026-11-26'\n");
   // ...and reads back as the same types.
   EXPECT_EQ(load_yaml_string(to_yaml_string(m), "t"), m);
 }
