@@ -90,9 +90,17 @@ cv::Mat line_plot(const std::string& title, const std::string& x_label, const st
     }
     if (pts.size() >= 2) cv::polylines(img, pts, false, c, 2, cv::LINE_AA);
     else if (pts.size() == 1) cv::circle(img, pts[0], 3, c, cv::FILLED, cv::LINE_AA);
-    if (!sr.name.empty()) {
-      cv::line(img, {W - R - 200, legend_y - 4}, {W - R - 180, legend_y - 4}, c, 2);
-      text(img, sr.name, {W - R - 175, legend_y}, 0.42);
+  }
+  for (size_t s = 0; s < series.size(); ++s) {  // legends after all curves, so no curve crosses them
+    const auto& sr = series[s];
+    const cv::Scalar& c = kColors[s % 5];
+    if (!sr.name.empty()) {  // legend at the top right, on white so curves do not hide it
+      int base = 0;
+      cv::Size sz = cv::getTextSize(sr.name, cv::FONT_HERSHEY_SIMPLEX, 0.42, 1, &base);
+      int x0 = W - R - 10 - sz.width - 26;
+      cv::rectangle(img, {x0 - 4, legend_y - sz.height - 5}, {W - R - 4, legend_y + 5}, kWhite, cv::FILLED);
+      cv::line(img, {x0, legend_y - 4}, {x0 + 20, legend_y - 4}, c, 2);
+      text(img, sr.name, {x0 + 26, legend_y}, 0.42);
       legend_y += 18;
     }
   }
