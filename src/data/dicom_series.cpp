@@ -148,6 +148,7 @@ Volume read_dicom_series(const fs::path& dir) {
 void write_dicom_series(const Volume& v, const fs::path& dir, const std::string& series_uid) {
   std::error_code ec;
   fs::create_directories(dir, ec);
+  gdcm::Trace::WarningOff();
   gdcm::UIDGenerator gen;
   const std::string series = series_uid.empty() ? gen.Generate() : series_uid;
   const std::string study = gen.Generate();

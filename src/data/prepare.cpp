@@ -235,14 +235,20 @@ void check_finite(const Volume& v, const fs::path& p) {
       throw RuntimeError(p.string() + ": NaN or infinite voxel values (first at voxel " + std::to_string(i) + ")");
 }
 
-Volume read_mask(const fs::path& p, const Volume& ct_raw, const fs::path& ct_path) {
+std::string dims_text(const Volume& v) {
+  return std::to_string(v.dims[0]) + "x" + std::to_string(v.dims[1]) + "x" + std::to_string(v.dims[2]);
+}
+
+// Reads a mask and brings it to canonical orientation; it must lie on the (canonical) CT grid.
+Volume read_mask(const fs::path& p, const Volume& ct, const fs::path& ct_path) {
   Volume m = read_volume(p);
-  if (m.dims != ct_raw.dims)
-    throw RuntimeError(p.string() + ": mask shape " + std::to_string(m.dims[0]) + "x" + std::to_string(m.dims[1]) +
-                       "x" + std::to_string(m.dims[2]) + " differs from CT shape " + std::to_string(ct_raw.dims[0]) +
-                       "x" + std::to_string(ct_raw.dims[1]) + "x" + std::to_string(ct_raw.dims[2]) + " (" +
-                       ct_path.string() + ")");
   check_finite(m, p);
+  m = to_canonical(m);
+  if (m.dims != ct.dims)
+    throw RuntimeError(p.string() + ": mask shape " + dims_text(m) + " differs from CT shape " + dims_text(ct) +
+                       " (" + ct_path.string() + ")");
+  if (affine_distance(m.affine, ct.affine) > 0.05 * std::max(1.0, ct.spacing[2]))
+    throw RuntimeError(p.string() + ": mask orientation/position differs from the CT's (" + ct_path.string() + ")");
   return m;
 }
 
@@ -281,17 +287,12 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
   if (c.fracture.empty() && !o.allow_unlabeled)
     throw RuntimeError(c.dir.string() + ": missing fracture mask (fracture.nii.gz); pass allow_unlabeled=true to "
                        "treat the case as fracture-free");
-  const Volume ct_raw = read_volume(c.ct);
-  check_finite(ct_raw, c.ct);
+  Volume ct = read_volume(c.ct);
+  check_finite(ct, c.ct);
+  ct = to_canonical(ct);
   Volume vert, frac;
-  if (!c.vertebrae.empty() && need_vert) vert = read_mask(c.vertebrae, ct_raw, c.ct);
-  if (!c.fracture.empty()) frac = read_mask(c.fracture, ct_raw, c.ct);
-  for (const Volume* m : {&vert, &frac})
-    if (!m->voxels.empty() && affine_distance(m->affine, ct_raw.affine) > 0.05 * std::max(1.0, ct_raw.spacing[2]))
-      throw RuntimeError(c.dir.string() + ": a mask's orientation/position differs from the CT's (affines differ)");
-  const Volume ct = to_canonical(ct_raw);
-  if (!vert.voxels.empty()) vert = to_canonical(vert);
-  if (!frac.voxels.empty()) frac = to_canonical(frac);
+  if (!c.vertebrae.empty() && need_vert) vert = read_mask(c.vertebrae, ct, c.ct);
+  if (!c.fracture.empty()) frac = read_mask(c.fracture, ct, c.ct);
 
   const int axis = view_axis(o.view);
   const int n_axis = ct.dims[axis];

@@ -29,24 +29,53 @@ struct NimDeleter {
   void operator()(nifti_image* p) const { nifti_image_free(p); }
 };
 
-// niftilib accepts a truncated .gz stream without an error (the missing voxels come back as garbage), so the gzip
-// stream is checked end to end first: it must inflate without error to at least `need` bytes.
-void check_gzip(const fs::path& path, size_t need) {
+// niftilib accepts a truncated .gz stream without an error (the missing voxels come back as garbage) and silently
+// replaces NaN/Inf floats by 0, so the raw stream is checked here: it must inflate (gzopen also reads plain files)
+// to at least offset + nbytes bytes, and float voxels must be finite.
+void check_raw(const fs::path& path, size_t offset, size_t nbytes, int dtype, bool swap) {
   gzFile f = gzopen(path.string().c_str(), "rb");
   if (!f) throw RuntimeError(path.string() + ": cannot open");
+  const int width = dtype == DT_FLOAT32 ? 4 : dtype == DT_FLOAT64 ? 8 : 0;
   std::vector<char> buf(1 << 20);
   size_t total = 0;
   int n;
-  while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) total += static_cast<size_t>(n);
+  long bad = -1;
+  while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) {
+    if (width && bad < 0) {
+      // Voxels are width-aligned relative to `offset`; chunks are a multiple of 8 bytes, as offsets are (NIfTI).
+      for (size_t p = 0; p + width <= static_cast<size_t>(n); p += width) {
+        const size_t at = total + p;
+        if (at < offset || at + width > offset + nbytes || (at - offset) % width) continue;
+        char v[8];
+        std::memcpy(v, buf.data() + p, width);
+        if (swap) std::reverse(v, v + width);
+        double x;
+        if (width == 4) {
+          float y;
+          std::memcpy(&y, v, 4);
+          x = y;
+        } else {
+          std::memcpy(&x, v, 8);
+        }
+        if (!std::isfinite(x)) {
+          bad = static_cast<long>((at - offset) / width);
+          break;
+        }
+      }
+    }
+    total += static_cast<size_t>(n);
+  }
   int err = Z_OK;
   const char* msg = gzerror(f, &err);
   const std::string what = msg ? msg : "";
   gzclose(f);
   if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
     throw RuntimeError(path.string() + ": corrupt or truncated gzip stream (" + what + ")");
-  if (total < need)
-    throw RuntimeError(path.string() + ": truncated file (" + std::to_string(total) + " of " + std::to_string(need) +
-                       " bytes after decompression)");
+  if (total < offset + nbytes)
+    throw RuntimeError(path.string() + ": truncated file (" + std::to_string(total) + " of " +
+                       std::to_string(offset + nbytes) + " bytes)");
+  if (bad >= 0)
+    throw RuntimeError(path.string() + ": NaN or infinite voxel values (first at voxel " + std::to_string(bad) + ")");
 }
 
 }  // namespace
@@ -79,8 +108,8 @@ Volume read_nifti(const fs::path& path) {
   }
   if (!nim) throw RuntimeError(name + ": not a readable NIfTI file (corrupt or truncated)");
   if (!nim->data) throw RuntimeError(name + ": NIfTI data could not be read (truncated file?)");
-  if (name.size() > 3 && name.substr(name.size() - 3) == ".gz")
-    check_gzip(path, static_cast<size_t>(nim->iname_offset) + static_cast<size_t>(nim->nvox) * nim->nbyper);
+  check_raw(path, static_cast<size_t>(nim->iname_offset), static_cast<size_t>(nim->nvox) * nim->nbyper,
+            nim->datatype, nim->byteorder != nifti_short_order());
   if (nim->ndim < 2 || nim->ndim > 5)
     throw RuntimeError(name + ": unsupported NIfTI dimensionality " + std::to_string(nim->ndim));
   for (int d = 4; d <= 7; ++d)
@@ -195,7 +224,7 @@ void write_nifti(const Volume& v, const fs::path& path, int dtype) {
   if (nifti_set_filenames(nim.get(), tmp.string().c_str(), 0, 1) != 0)
     throw RuntimeError(name + ": cannot set NIfTI file name");
   nifti_image_write(nim.get());
-  if (!fs::exists(tmp) || fs::file_size(tmp, ec) < 348) {
+  if (!fs::exists(tmp) || fs::file_size(tmp, ec) == 0) {
     fs::remove(tmp, ec);
     throw RuntimeError("cannot write " + name);
   }

@@ -155,3 +155,20 @@ TEST(Volume, CanonicalReorientationKeepsWorldPositions) {
   EXPECT_EQ(pc.dims, (std::array<int, 3>{3, 4, 2}));
   EXPECT_EQ(pc.at(2, 1, 0), p.at(0, 2, 1));
 }
+
+TEST(Volume, NiftiNanVoxelsAreAnError) {
+  // niftilib alone would silently turn NaN into 0.
+  auto dir = temp_dir("nan");
+  Volume v = ramp(6, 5, 4, {1, 1, 1});
+  v.at(3, 2, 1) = std::nanf("");
+  for (const char* name : {"nan.nii.gz", "nan.nii"}) {
+    write_nifti(v, dir / name, 16);
+    try {
+      read_nifti(dir / name);
+      FAIL() << "expected an error for " << name;
+    } catch (const RuntimeError& e) {
+      EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos) << e.what();
+    }
+  }
+  fs::remove_all(dir);
+}

@@ -1,0 +1,351 @@
+#include "data/prepare.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "common/error.h"
+#include "common/fs_util.h"
+#include "data/hu_window.h"
+#include "data/phantom.h"
+#include "data/vertebra_labels.h"
+#include "data/volume.h"
+
+using namespace vyolo;
+using json = nlohmann::json;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("vyolo_prep_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+// Phantom cases shared by the tests of this file (written once).
+const fs::path& phantom_source() {
+  static fs::path p = [] {
+    fs::path d = temp_dir("phantom_src");
+    write_phantoms(d, 4, 42);
+    return d;
+  }();
+  return p;
+}
+
+struct LabelCount {
+  long slices = 0, with_fracture = 0, boxes = 0;
+  std::map<int, long> hist;
+};
+
+LabelCount count_labels(const fs::path& dir) {
+  LabelCount c;
+  for (auto& e : fs::directory_iterator(dir)) {
+    std::ifstream in(e.path());
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line))
+      if (!line.empty()) ++n;
+    ++c.slices;
+    c.with_fracture += n > 0;
+    c.boxes += n;
+    ++c.hist[n];
+  }
+  return c;
+}
+
+std::vector<std::array<double, 5>> read_boxes(const fs::path& p) {
+  std::vector<std::array<double, 5>> out;
+  std::ifstream in(p);
+  std::array<double, 5> b;
+  while (in >> b[0] >> b[1] >> b[2] >> b[3] >> b[4]) out.push_back(b);
+  return out;
+}
+
+}  // namespace
+
+TEST(Prepare, PhantomStatsEqualLabelFilesAndRerunSkips) {
+  PrepareOptions o;
+  o.source = phantom_source();
+  o.out = temp_dir("phantom_out");
+  o.max_negatives = 6;
+  std::ostringstream log;
+  PrepareStats s = prepare_dataset(o, &log);
+  EXPECT_EQ(s.failures.size(), 0u) << log.str();
+  EXPECT_EQ(s.cases_done, 4);
+  EXPECT_GT(s.slices_with_fracture, 0);
+  LabelCount c = count_labels(o.out / "labels/axial");
+  json j = json::parse(read_file(o.out / "stats.json"));
+  EXPECT_EQ(j["slices"].get<long>(), c.slices);
+  EXPECT_EQ(j["slices_with_fracture"].get<long>(), c.with_fracture);
+  EXPECT_EQ(j["boxes"].get<long>(), c.boxes);
+  for (auto& [k, v] : c.hist) EXPECT_EQ(j["boxes_per_slice"][std::to_string(k)].get<long>(), v) << k;
+  EXPECT_EQ(j["boxes_per_slice"].size(), c.hist.size());
+  // Every label file has its image, 256x256 16-bit.
+  long images = 0;
+  for (auto& e : fs::directory_iterator(o.out / "images/axial")) {
+    ++images;
+    fs::path lbl = o.out / "labels/axial" / (e.path().stem().string() + ".txt");
+    ASSERT_TRUE(fs::exists(lbl)) << lbl;
+    if (images < 5) {
+      cv::Mat m = cv::imread(e.path().string(), cv::IMREAD_UNCHANGED);
+      EXPECT_EQ(m.type(), CV_16UC1);
+      EXPECT_EQ(m.rows, 256);
+      EXPECT_EQ(m.cols, 256);
+    }
+  }
+  EXPECT_EQ(images, c.slices);
+  // Negative cap: at most 6 slices without a box per vertebra crop.
+  std::map<std::string, int> neg;
+  for (auto& e : fs::directory_iterator(o.out / "labels/axial")) {
+    if (fs::file_size(e.path()) > 0) continue;
+    std::string n = e.path().filename().string();
+    ++neg[n.substr(0, n.find("_slice_"))];
+  }
+  for (auto& [k, v] : neg) EXPECT_LE(v, 6) << k;
+  YAML::Node dy = YAML::LoadFile((o.out / "data.yaml").string());
+  EXPECT_EQ(dy["train"].as<std::string>(), "images/axial");
+  EXPECT_EQ(dy["names"][0].as<std::string>(), "fracture");
+
+  // Re-run: everything is skipped, same totals.
+  PrepareStats s2 = prepare_dataset(o, nullptr);
+  EXPECT_EQ(s2.cases_skipped, 4);
+  EXPECT_EQ(s2.cases_done, 0);
+  EXPECT_EQ(s2.slices, s.slices);
+  EXPECT_EQ(s2.boxes, s.boxes);
+  // A changed option redoes the cases and leaves no stale files.
+  o.max_negatives = 2;
+  PrepareStats s3 = prepare_dataset(o, nullptr);
+  EXPECT_EQ(s3.cases_done, 4);
+  EXPECT_EQ(count_labels(o.out / "labels/axial").slices, s3.slices);
+  EXPECT_LT(s3.slices, s.slices);
+  fs::remove_all(o.out);
+}
+
+TEST(Prepare, PhantomBoxesOverlapTheirFractureInstances) {
+  for (int size : {0, 256}) {
+    PrepareOptions o;
+    o.source = phantom_source();
+    o.out = temp_dir("overlap" + std::to_string(size));
+    o.crop = "none";
+    o.keep = "vertebrae";
+    o.image_size = size;  // 128 x 128 slices: native, or scaled by 2 without padding
+    const double scale = size == 0 ? 1.0 : size / 128.0;
+    PrepareStats s = prepare_dataset(o, nullptr);
+    ASSERT_TRUE(s.failures.empty());
+    long checked = 0;
+    for (int ci = 1; ci <= 4; ++ci) {
+      PhantomCase pc = make_phantom_case(ci, 42);
+      for (auto& e : fs::directory_iterator(o.out / "labels/axial")) {
+        std::string n = e.path().stem().string();
+        if (n.rfind(pc.id + "_", 0) != 0) continue;
+        const int k = std::stoi(n.substr(n.rfind('_') + 1));
+        const int W = static_cast<int>(128 * scale);
+        for (auto& b : read_boxes(e.path())) {
+          // The phantom's canonical grid is its own grid (LPS identity), so pixel / scale = voxel.
+          int x0 = static_cast<int>(std::floor((b[1] - b[3] / 2) * W / scale + 1e-6));
+          int x1 = static_cast<int>(std::ceil((b[1] + b[3] / 2) * W / scale - 1e-6));
+          int y0 = static_cast<int>(std::floor((b[2] - b[4] / 2) * W / scale + 1e-6));
+          int y1 = static_cast<int>(std::ceil((b[2] + b[4] / 2) * W / scale - 1e-6));
+          bool hit = false;
+          for (int j = std::max(0, y0); j < std::min(128, y1) && !hit; ++j)
+            for (int i = std::max(0, x0); i < std::min(128, x1) && !hit; ++i) hit = pc.fracture.at(i, j, k) > 0;
+          EXPECT_TRUE(hit) << n << " box does not overlap a fracture voxel";
+          ++checked;
+        }
+      }
+      // Conversely, every slice holding a large fracture cross-section got a box.
+      for (int k = 0; k < pc.fracture.dims[2]; ++k) {
+        long vox = 0;
+        for (int j = 0; j < 128; ++j)
+          for (int i = 0; i < 128; ++i) vox += pc.fracture.at(i, j, k) > 0;
+        if (vox < 100) continue;
+        char name[64];
+        std::snprintf(name, sizeof name, "%s_all_slice_%03d.txt", pc.id.c_str(), k);
+        EXPECT_FALSE(read_boxes(o.out / "labels/axial" / name).empty()) << name;
+      }
+    }
+    EXPECT_GT(checked, 10);
+    fs::remove_all(o.out);
+  }
+}
+
+TEST(Prepare, WindowedAndSlabModesAgreeWithHu16) {
+  PrepareOptions o;
+  o.source = phantom_source() / "sub-phantom001";
+  o.crop = "none";
+  o.image_size = 0;
+  o.out = temp_dir("mode_hu16");
+  prepare_dataset(o, nullptr);
+  PrepareOptions w = o, sl = o;
+  w.mode = "windowed";
+  w.out = temp_dir("mode_win");
+  prepare_dataset(w, nullptr);
+  sl.mode = "slab";
+  sl.out = temp_dir("mode_slab");
+  prepare_dataset(sl, nullptr);
+  const std::string name = "sub-phantom001_all_slice_060.png";
+  cv::Mat hu = cv::imread((o.out / "images/axial" / name).string(), cv::IMREAD_UNCHANGED);
+  cv::Mat win = cv::imread((w.out / "images/axial" / name).string(), cv::IMREAD_UNCHANGED);
+  cv::Mat slab = cv::imread((sl.out / "images/axial" / name).string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(hu.type(), CV_16UC1);
+  ASSERT_EQ(win.type(), CV_8UC3);
+  ASSERT_EQ(slab.type(), CV_16UC3);
+  EXPECT_EQ(cv::norm(win, window_hu(hu, HuWindows{}), cv::NORM_INF), 0);
+  std::vector<cv::Mat> ch;
+  cv::split(slab, ch);
+  EXPECT_EQ(cv::norm(ch[0], hu, cv::NORM_INF), 0);
+  // Channel 1 is the mean of 15 slices: check one pixel against the phantom itself.
+  PhantomCase pc = make_phantom_case(1, 42);
+  double sum = 0;
+  for (int k = 53; k <= 67; ++k) sum += pc.ct.at(40, 50, k);
+  EXPECT_NEAR(ch[1].at<uint16_t>(50, 40) - 32768.0, sum / 15, 0.51);
+  for (auto* d : {&o.out, &w.out, &sl.out}) fs::remove_all(*d);
+}
+
+TEST(Prepare, BadCasesAreReportedOthersComplete) {
+  fs::path src = temp_dir("bad_src");
+  const fs::path good = phantom_source() / "sub-phantom002";
+  auto copy_case = [&](const std::string& name) {
+    fs::create_directories(src / name);
+    for (auto& e : fs::directory_iterator(good)) fs::copy_file(e.path(), src / name / e.path().filename());
+  };
+  copy_case("good");
+  copy_case("trunc");
+  {
+    std::string b = read_file(src / "trunc/ct.nii.gz");
+    write_file_atomic(src / "trunc/ct.nii.gz", b.substr(0, b.size() * 2 / 3));
+  }
+  copy_case("shape");
+  {
+    Volume v;
+    v.dims = {10, 10, 10};
+    v.affine = make_affine({1, 1, 1});
+    v.voxels.assign(v.size(), 0);
+    write_nifti(v, src / "shape/fracture.nii.gz", 2);
+  }
+  copy_case("nomask");
+  fs::remove(src / "nomask/fracture.nii.gz");
+  copy_case("novert");
+  fs::remove(src / "novert/vertebrae.nii.gz");
+  copy_case("nan");
+  {
+    Volume v = read_nifti(src / "nan/ct.nii.gz");
+    v.voxels[v.size() / 2] = std::nanf("");
+    write_nifti(v, src / "nan/ct.nii.gz", 16);
+  }
+  copy_case("mixed");
+  {
+    fs::remove(src / "mixed/ct.nii.gz");
+    Volume v = make_phantom_case(2, 42).ct;
+    write_dicom_series(v, src / "mixed/tmp_a");
+    write_dicom_series(v, src / "mixed/tmp_b");
+    fs::create_directories(src / "mixed/ct");
+    int n = 0;
+    for (auto& e : fs::directory_iterator(src / "mixed/tmp_a")) {
+      if (n++ < 60) fs::rename(e.path(), src / "mixed/ct" / ("a" + e.path().filename().string()));
+    }
+    n = 0;
+    for (auto& e : fs::directory_iterator(src / "mixed/tmp_b"))
+      if (n++ < 2) fs::rename(e.path(), src / "mixed/ct" / ("b" + e.path().filename().string()));
+    fs::remove_all(src / "mixed/tmp_a");
+    fs::remove_all(src / "mixed/tmp_b");
+  }
+  PrepareOptions o;
+  o.source = src;
+  o.out = temp_dir("bad_out");
+  std::ostringstream log;
+  PrepareStats s = prepare_dataset(o, &log);
+  EXPECT_EQ(s.cases, 7) << log.str();
+  EXPECT_EQ(s.cases_done, 1) << log.str();
+  ASSERT_EQ(s.failures.size(), 6u) << log.str();
+  std::map<std::string, std::string> why(s.failures.begin(), s.failures.end());
+  EXPECT_NE(why["trunc"].find("trunc"), std::string::npos) << why["trunc"];
+  EXPECT_NE(why["trunc"].find("truncated"), std::string::npos) << why["trunc"];
+  EXPECT_NE(why["shape"].find("differs from CT shape"), std::string::npos) << why["shape"];
+  EXPECT_NE(why["nomask"].find("missing fracture mask"), std::string::npos) << why["nomask"];
+  EXPECT_NE(why["novert"].find("missing vertebra mask"), std::string::npos) << why["novert"];
+  EXPECT_NE(why["nan"].find("NaN"), std::string::npos) << why["nan"];
+  EXPECT_NE(why["mixed"].find("mixed DICOM series"), std::string::npos) << why["mixed"];
+  json j = json::parse(read_file(o.out / "stats.json"));
+  EXPECT_EQ(j["cases_failed"].get<int>(), 6);
+  EXPECT_EQ(j["slices"].get<long>(), count_labels(o.out / "labels/axial").slices);
+  // Only the good case left files.
+  for (auto& e : fs::directory_iterator(o.out / "images/axial"))
+    EXPECT_EQ(e.path().filename().string().rfind("good_", 0), 0u) << e.path();
+  fs::remove_all(src);
+  fs::remove_all(o.out);
+}
+
+TEST(Prepare, RealCtExamplesNiftiAndDicom) {
+  const fs::path shared = shared_dir();
+  const fs::path src = shared / "data/ct_spine_examples";
+  if (shared.empty() || !fs::is_directory(src)) GTEST_SKIP() << "../shared/data/ct_spine_examples not available";
+  PrepareOptions o;
+  o.source = src;
+  o.out = temp_dir("real");
+  o.vertebra_labels = "totalseg";
+  o.allow_unlabeled = true;
+  o.image_size = 0;
+  o.margin = 3;
+  std::ostringstream log;
+  PrepareStats s = prepare_dataset(o, &log);
+  ASSERT_TRUE(s.failures.empty()) << log.str();
+  ASSERT_EQ(s.cases_done, 2);
+  struct Case {
+    std::string id;
+    fs::path ct, mask;
+  };
+  for (const Case& c : {Case{"totalseg-example-ct", src / "totalseg_example_ct/ct.nii.gz",
+                             src / "totalseg_example_ct/vertebrae_mask.nii.gz"},
+                        Case{"totalseg-example-ct-dicom", src / "totalseg_example_ct_dicom/dicom",
+                             src / "totalseg_example_ct_dicom/multilabel_mask.nii.gz"}}) {
+    Volume ct = to_canonical(read_volume(c.ct));
+    Volume mask = to_canonical(read_nifti(c.mask));
+    // Each vertebra's bounding box, computed here independently.
+    std::map<int, std::array<int, 6>> bb;
+    for (int k = 0; k < mask.dims[2]; ++k)
+      for (int j = 0; j < mask.dims[1]; ++j)
+        for (int i = 0; i < mask.dims[0]; ++i) {
+          int l = static_cast<int>(mask.at(i, j, k));
+          if (vertebra_name(l, VertebraLabels::TotalSeg).empty()) continue;
+          auto it = bb.find(l);
+          if (it == bb.end()) bb[l] = {i, i, j, j, k, k};
+          else {
+            auto& b = it->second;
+            b = {std::min(b[0], i), std::max(b[1], i), std::min(b[2], j), std::max(b[3], j), std::min(b[4], k),
+                 std::max(b[5], k)};
+          }
+        }
+    ASSERT_FALSE(bb.empty()) << c.id;
+    for (auto& [l, b] : bb) {
+      const std::string vname = vertebra_name(l, VertebraLabels::TotalSeg);
+      const int x0 = std::max(0, b[0] - 3), x1 = std::min(ct.dims[0] - 1, b[1] + 3);
+      const int y0 = std::max(0, b[2] - 3), y1 = std::min(ct.dims[1] - 1, b[3] + 3);
+      const int z0 = std::max(0, b[4] - 3), z1 = std::min(ct.dims[2] - 1, b[5] + 3);
+      int found = 0;
+      for (auto& e : fs::directory_iterator(o.out / "images/axial")) {
+        const std::string n = e.path().stem().string();
+        if (n.rfind(c.id + "_" + vname + "_slice_", 0) != 0) continue;
+        const int k = std::stoi(n.substr(n.rfind('_') + 1));
+        EXPECT_GE(k, z0) << n;
+        EXPECT_LE(k, z1) << n;
+        ++found;
+        cv::Mat img = cv::imread(e.path().string(), cv::IMREAD_UNCHANGED);
+        ASSERT_EQ(img.type(), CV_16UC1);
+        ASSERT_EQ(img.cols, x1 - x0 + 1) << n;
+        ASSERT_EQ(img.rows, y1 - y0 + 1) << n;
+        for (int y = 0; y < img.rows; y += 3)
+          for (int x = 0; x < img.cols; x += 3)
+            ASSERT_EQ(img.at<uint16_t>(y, x) - 32768, static_cast<int>(ct.at(x0 + x, y0 + y, k))) << n;
+      }
+      EXPECT_EQ(found, z1 - z0 + 1) << c.id << " " << vname;
+    }
+  }
+  fs::remove_all(o.out);
+}
