@@ -42,13 +42,13 @@ Tensor xyxy2xywh(const Tensor& x) {
 }
 
 // (M, 6) normalised targets -> (B, max boxes per image, 5): cls, x1, y1, x2, y2 in pixels, zero rows as padding.
-Tensor preprocess_targets(const Tensor& targets, int64_t batch_size, const Tensor& scale_whwh,
+Tensor preprocess_targets(const Tensor& targets, int64_t batch_size, int nc, const Tensor& scale_whwh,
                           torch::TensorOptions opts) {
-  if (targets.dim() != 2 || (targets.size(0) > 0 && targets.size(1) != 6))
+  if (!targets.defined() || targets.numel() == 0) return torch::zeros({batch_size, 0, 5}, opts);
+  if (targets.dim() != 2 || targets.size(1) != 6)
     throw RuntimeError("DetectionLoss: targets must be (M, 6) rows batch_idx, cls, cx, cy, w, h; got " +
                        std::to_string(targets.dim()) + "-d tensor");
   const int64_t m = targets.size(0);
-  if (m == 0) return torch::zeros({batch_size, 0, 5}, opts);
   Tensor t = targets.detach().to(torch::kCPU, torch::kFloat).contiguous();
   auto acc = t.accessor<float, 2>();
   std::vector<int64_t> count(batch_size, 0), slot(m);
@@ -57,6 +57,10 @@ Tensor preprocess_targets(const Tensor& targets, int64_t batch_size, const Tenso
     if (!(b >= 0 && b < batch_size) || b != std::floor(b))
       throw RuntimeError("DetectionLoss: target row " + std::to_string(i) + " has batch index " +
                          std::to_string(b) + " outside 0.." + std::to_string(batch_size - 1));
+    const double c = acc[i][1];
+    if (!(c >= 0 && c < nc) || c != std::floor(c))
+      throw RuntimeError("DetectionLoss: target row " + std::to_string(i) + " has class " + std::to_string(c) +
+                         " outside 0.." + std::to_string(nc - 1));
     slot[i] = count[static_cast<int64_t>(b)]++;
   }
   int64_t max_count = 0;
@@ -236,7 +240,7 @@ LossResult DetectionLoss::forward(const std::vector<Tensor>& feats, const Tensor
   for (const auto& f : feats) {
     if (f.dim() != 4 || f.size(1) != no)
       throw RuntimeError("DetectionLoss: each feature map must be (B, " + std::to_string(no) + ", H, W)");
-    flat.push_back(f.view({f.size(0), no, -1}));
+    flat.push_back(f.reshape({f.size(0), no, -1}));  // reshape: the maps may be channels-last
     hw.push_back({f.size(2), f.size(3)});
   }
   Tensor cat = torch::cat(flat, 2);
@@ -266,7 +270,7 @@ LossResult DetectionLoss::forward(const Tensor& pred_distri_in, const Tensor& pr
   Tensor scale = torch::tensor({static_cast<float>(img_w), static_cast<float>(img_h), static_cast<float>(img_w),
                                 static_cast<float>(img_h)}, opts);
 
-  Tensor gt = preprocess_targets(targets, bs, scale, opts);
+  Tensor gt = preprocess_targets(targets, bs, opt_.nc, scale, opts);
   Tensor gt_labels = gt.narrow(-1, 0, 1), gt_bboxes = gt.narrow(-1, 1, 4);
   Tensor mask_gt = gt_bboxes.sum(2, true).gt(0.0).to(torch::kFloat);
 

@@ -85,6 +85,9 @@ void check_parity(const std::string& file, torch::Device device) {
   }
   auto res2 = DetectionLoss(LossOptions{1}).forward(feats, fx.targets);
   expect_items_close(res2.items.cpu(), fx.items, 1e-4, file + " feats");
+  for (auto& f : feats) f = f.contiguous(at::MemoryFormat::ChannelsLast);
+  res2 = DetectionLoss(LossOptions{1}).forward(feats, fx.targets);
+  expect_items_close(res2.items.cpu(), fx.items, 1e-4, file + " feats channels-last");
 }
 
 }  // namespace
@@ -259,6 +262,9 @@ TEST(Loss, RejectsBadTargets) {
   EXPECT_THROW(loss.forward(distri, scores, hw, torch::tensor({3.f, 0.f, .5f, .5f, .1f, .1f}).view({1, 6})),
                std::exception);
   EXPECT_THROW(loss.forward(distri, scores, hw, torch::zeros({2, 5})), std::exception);
+  EXPECT_THROW(loss.forward(distri, scores, hw, torch::tensor({0.f, 1.f, .5f, .5f, .1f, .1f}).view({1, 6})),
+               std::exception);  // class 1 with nc 1
+  EXPECT_NO_THROW(loss.forward(distri, scores, hw, torch::zeros({0})));
   EXPECT_THROW(loss.forward(distri, scores, {{4, 4}}, torch::zeros({0, 6})), std::exception);
 }
 
