@@ -1,8 +1,48 @@
+#include <iostream>
+
 #include "cli/command.h"
 #include "common/error.h"
+#include "common/fs_util.h"
+#include "data/split.h"
 
 namespace vyolo::cli {
 
-int cmd_split(const CommandContext&) { throw RuntimeError("vyolo split: not implemented yet"); }
+namespace {
+
+template <typename T>
+T key_or(const YAML::Node& tree, const char* key, T fallback) {
+  const auto n = tree[key];
+  if (!n || n.IsNull()) return fallback;
+  try {
+    return n.as<T>();
+  } catch (const YAML::Exception&) {
+    throw UsageError(std::string(key) + "=" + YAML::Dump(n) + ": wrong type");
+  }
+}
+
+}  // namespace
+
+int cmd_split(const CommandContext& ctx) {
+  const auto& t = ctx.cfg.tree;
+  const fs::path data = key_or<std::string>(t, "data", ctx.cfg.data.data_dir);
+  const int folds = key_or<int>(t, "folds", 5);
+  const fs::path default_out = ctx.config_dir.empty() ? fs::path("conf/split") : ctx.config_dir / "split";
+  const fs::path out = key_or<std::string>(t, "out", default_out.string());
+  if (folds < 2) throw UsageError("split: folds must be >= 2, got " + std::to_string(folds));
+  const auto patients = scan_patients(data);
+  int fractured = 0;
+  for (auto& [p, f] : patients) fractured += f;
+  const auto result = make_folds(patients, folds, static_cast<uint64_t>(ctx.cfg.seed));
+  const auto paths = write_folds(result, out);
+  std::cout << "split: " << patients.size() << " patients (" << fractured << " with fractures) into " << folds
+            << " folds, seed " << ctx.cfg.seed << "\n";
+  for (size_t i = 0; i < result.size(); ++i) {
+    int fr = 0;
+    for (auto& p : result[i].val_patients) fr += patients.at(p);
+    std::cout << "  " << paths[i].string() << ": val " << result[i].val_patients.size() << " (" << fr
+              << " with fractures), train " << result[i].train_patients.size() << "\n";
+  }
+  return 0;
+}
 
 }  // namespace vyolo::cli

@@ -17,9 +17,13 @@ const std::vector<CommandSpec>& commands() {
       {"evaluate", "studies with ground truth -> slice, vertebra and patient metrics",
        "weights: null\nsource: null\nout: null\nconf: 0.01\niou: 0.7\n", cmd_evaluate},
       {"prepare", "CT studies -> YOLO slice dataset (+ data.yaml, stats.json)",
-       "source: null\nout: null\n", cmd_prepare},
+       "source: null\nout: null\nview: null\nimage_size: null\nmode: hu16\ncrop: vertebra\nmargin: 5\n"
+       "keep: all\nmax_negatives: -1\nvertebra_labels: verse\nallow_unlabeled: false\nworkers: 2\n"
+       "png_compression: 1\n",
+       cmd_prepare},
       {"split", "patient-level folds -> conf/split/fold_K.yaml", "data: null\nfolds: 5\nout: null\n", cmd_split},
-      {"synth", "synthetic spine CT phantom with fracture instances", "out: null\ncases: 8\n", cmd_synth},
+      {"synth", "synthetic spine CT phantom with fracture instances", "out: null\ncases: 8\nvertebrae: 7\nnoise: 20\n",
+       cmd_synth},
       {"export", "weights for other runtimes", "weights: null\nformat: safetensors\n", cmd_export},
   };
   return table;
