@@ -6,9 +6,11 @@
 
 #include "cli/command.h"
 #include "common/error.h"
+#include "common/fs_util.h"
 #include "config/compose.h"
 #include "config/hydra_files.h"
 #include "config/interpolate.h"
+#include "config/job.h"
 #include "config/node.h"
 #include "config/override.h"
 
@@ -86,13 +88,6 @@ std::string format_now(const std::string& fmt) {
   return std::string(buf, std::strftime(buf, sizeof buf, fmt.c_str(), &tm));
 }
 
-struct Job {
-  std::vector<std::string> overrides;
-  conf::Composed composed;
-  conf::Node resolved;
-  cli::CommandContext ctx;
-};
-
 void print_command_help(const cli::CommandSpec& spec, const fs::path& dir, const Flags& f) {
   std::cout << "vyolo " << spec.name << ": " << spec.summary << "\n\nusage: vyolo " << spec.name
             << " [flags] [overrides]\n\n== Configuration groups (" << dir.string() << ") ==\n"
@@ -140,58 +135,57 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
 
   // Compose, check and resolve every job before any of them runs.
   auto job_overrides = f.multirun ? conf::expand_sweeps(f.overrides) : std::vector<std::vector<std::string>>{f.overrides};
-  std::vector<Job> jobs;
+  std::vector<cli::CommandContext> jobs;
+  std::vector<conf::Node> trees;  // what --cfg prints
   for (size_t i = 0; i < job_overrides.size(); ++i) {
-    Job j;
-    j.overrides = job_overrides[i];
-    conf::ComposeOptions opts{dir, f.config_name, spec.defaults_yaml};
-    j.composed = conf::compose(opts, j.overrides);
-    RunInfo run;
-    run.config_dir = dir.string();
-    run.config_name = f.config_name;
-    run.mode = f.multirun ? "MULTIRUN" : "RUN";
-    run.job_num = static_cast<int>(i);
-    if (f.multirun) run.sweep_dir = sweep_dir;
-    run.choices = j.composed.choices;
-    run.hydra_overrides = j.composed.hydra_overrides;
-    j.resolved = j.composed.tree;
-    if (f.cfg.empty() || f.resolve)
-      conf::resolve_interpolations(j.resolved, hydra_values(spec.name, j.overrides, run));
-    j.ctx.command = spec.name;
-    j.ctx.overrides = j.overrides;
-    j.ctx.config_dir = dir;
-    if (f.cfg.empty()) j.ctx.cfg = load_config(conf::to_yaml(j.resolved), dir.string());
-    j.ctx.cfg.run = run;
-    jobs.push_back(std::move(j));
+    JobRequest r;
+    r.config_dir = dir;
+    r.config_name = f.config_name;
+    r.command = spec.name;
+    r.command_keys_yaml = spec.defaults_yaml;
+    r.overrides = job_overrides[i];
+    r.mode = f.multirun ? "MULTIRUN" : "RUN";
+    r.job_num = static_cast<int>(i);
+    if (f.multirun) r.sweep_dir = sweep_dir;
+    r.resolve = f.cfg.empty() || f.resolve;
+    r.typed = f.cfg.empty();
+    Job j = make_job(r);
+    cli::CommandContext ctx;
+    ctx.command = spec.name;
+    ctx.overrides = r.overrides;
+    ctx.config_dir = dir;
+    ctx.cfg = std::move(j.cfg);
+    jobs.push_back(std::move(ctx));
+    trees.push_back(std::move(j.resolved));
   }
-  for (auto& h : jobs.front().composed.hydra_overrides)
+  for (auto& h : jobs.front().cfg.run.hydra_overrides)
     if (h.rfind("hydra.sweep.dir=", 0) != 0)
       std::cerr << "vyolo: note: '" << h << "' has no effect here (recorded in .hydra/hydra.yaml)\n";
 
   if (!f.cfg.empty()) {
-    for (auto& j : jobs) {
-      if (jobs.size() > 1) std::cout << "# job " << j.ctx.cfg.run.job_num << ": " << override_dirname(j.overrides) << "\n";
-      if (f.cfg != "job") std::cout << hydra_yaml({}, spec.name, j.overrides, j.ctx.cfg.run);
-      if (f.cfg != "hydra") std::cout << conf::to_yaml_string(printed_job_config(j.resolved, spec));
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (jobs.size() > 1) std::cout << "# job " << i << ": " << override_dirname(jobs[i].overrides) << "\n";
+      if (f.cfg != "job") std::cout << hydra_yaml({}, spec.name, jobs[i].overrides, jobs[i].cfg.run);
+      if (f.cfg != "hydra") std::cout << conf::to_yaml_string(printed_job_config(trees[i], spec));
     }
     return 0;
   }
 
-  if (!f.multirun) return spec.run(jobs.front().ctx);
+  if (!f.multirun) return spec.run(jobs.front());
 
   std::cerr << "[vyolo] Launching " << jobs.size() << " job" << (jobs.size() == 1 ? "" : "s") << " locally in "
             << sweep_dir << "\n";
-  for (auto& j : jobs) {
-    fs::path job_dir = fs::path(sweep_dir) / std::to_string(j.ctx.cfg.run.job_num);
-    write_hydra_files(job_dir, j.ctx);
-    {
-      std::string line;
-      for (auto& o : j.overrides) line += (line.empty() ? "" : " ") + o;
-      std::cerr << "[vyolo] \t#" << j.ctx.cfg.run.job_num << " : " << line << "\n";
-    }
-    int rc = spec.run(j.ctx);
+  write_file_atomic(fs::path(sweep_dir) / "multirun.yaml",
+                    hydra_yaml({}, spec.name, f.overrides, jobs.front().cfg.run) + conf::to_yaml_string(trees.front()));
+  for (auto& ctx : jobs) {
+    fs::path job_dir = fs::path(sweep_dir) / std::to_string(ctx.cfg.run.job_num);
+    write_hydra_files(job_dir, ctx);
+    std::string line;
+    for (auto& o : ctx.overrides) line += (line.empty() ? "" : " ") + o;
+    std::cerr << "[vyolo] \t#" << ctx.cfg.run.job_num << " : " << line << "\n";
+    int rc = spec.run(ctx);
     if (rc != 0) {
-      std::cerr << "[vyolo] job #" << j.ctx.cfg.run.job_num << " failed (exit " << rc << "); stopping the sweep\n";
+      std::cerr << "[vyolo] job #" << ctx.cfg.run.job_num << " failed (exit " << rc << "); stopping the sweep\n";
       return rc;
     }
   }

@@ -114,6 +114,7 @@ struct RunInfo {
   std::string sweep_dir;            // multirun/DATE/TIME (multirun only)
   std::vector<std::pair<std::string, std::string>> choices;  // config group -> option
   std::vector<std::string> hydra_overrides;                   // `hydra.*` overrides, recorded only
+  std::string command_keys_yaml;    // the command's own keys (CommandSpec::defaults_yaml), for recompose()
 };
 
 struct Config {

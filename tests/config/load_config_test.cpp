@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "config/hydra_files.h"
 #include "config/interpolate.h"
+#include "config/job.h"
 
 using namespace vyolo;
 using namespace vyolo::conf;
@@ -280,4 +281,32 @@ TEST_F(TempDir, HydraFilesAreWritten) {
     EXPECT_EQ(e.path().extension(), ".yaml") << "left behind: " << e.path();
   }
   EXPECT_EQ(files, 3);
+}
+
+TEST(Job, MakeJobAndRecompose) {
+  JobRequest r;
+  r.config_dir = source_conf();
+  r.command = "cv";
+  r.command_keys_yaml = "folds: null\n";
+  r.overrides = {"training.epochs=2", "+tag=${split.fold_id}_${now:%Y}"};
+  Job j = make_job(r);
+  EXPECT_EQ(j.cfg.training.epochs, 2);
+  EXPECT_EQ(j.cfg.split.fold_id, 0);
+  EXPECT_EQ(find_path(j.composed.tree, "tag")->text, "${split.fold_id}_${now:%Y}");  // kept for --cfg job
+  EXPECT_EQ(find_path(j.resolved, "tag")->text.substr(0, 2), "0_");
+  EXPECT_EQ(j.cfg.tree["tag"].as<std::string>().substr(0, 2), "0_");
+  EXPECT_EQ(j.cfg.run.command_keys_yaml, "folds: null\n");
+  ASSERT_FALSE(j.cfg.run.choices.empty());
+
+  cli::CommandContext ctx;
+  ctx.command = "cv";
+  ctx.overrides = r.overrides;
+  ctx.config_dir = source_conf();
+  ctx.cfg = j.cfg;
+  Config fold3 = recompose(ctx, {"split=fold_3"});
+  EXPECT_EQ(fold3.split.fold_id, 3);
+  EXPECT_EQ(fold3.training.epochs, 2);  // the original overrides still apply
+  EXPECT_EQ(fold3.tree["tag"].as<std::string>().substr(0, 2), "3_");
+  EXPECT_TRUE(fold3.tree["folds"].IsNull());
+  EXPECT_THROW(recompose(ctx, {"split=fold_7"}), UsageError);
 }

@@ -1,0 +1,42 @@
+#include "config/job.h"
+
+#include "cli/command.h"
+#include "config/hydra_files.h"
+#include "config/interpolate.h"
+
+namespace vyolo {
+
+Job make_job(const JobRequest& r) {
+  Job j;
+  j.composed = conf::compose({r.config_dir, r.config_name, r.command_keys_yaml}, r.overrides);
+  RunInfo run;
+  run.config_dir = r.config_dir.string();
+  run.config_name = r.config_name;
+  run.command_keys_yaml = r.command_keys_yaml;
+  run.mode = r.mode;
+  run.job_num = r.job_num;
+  run.sweep_dir = r.sweep_dir;
+  run.choices = j.composed.choices;
+  run.hydra_overrides = j.composed.hydra_overrides;
+  j.resolved = j.composed.tree;
+  if (r.resolve) conf::resolve_interpolations(j.resolved, hydra_values(r.command, r.overrides, run));
+  if (r.typed) j.cfg = load_config(conf::to_yaml(j.resolved), r.config_dir.string());
+  j.cfg.run = run;
+  return j;
+}
+
+Config recompose(const cli::CommandContext& ctx, const std::vector<std::string>& extra_overrides) {
+  JobRequest r;
+  r.config_dir = ctx.config_dir;
+  r.config_name = ctx.cfg.run.config_name;
+  r.command = ctx.command;
+  r.command_keys_yaml = ctx.cfg.run.command_keys_yaml;
+  r.overrides = ctx.overrides;
+  r.overrides.insert(r.overrides.end(), extra_overrides.begin(), extra_overrides.end());
+  r.mode = ctx.cfg.run.mode;
+  r.job_num = ctx.cfg.run.job_num;
+  r.sweep_dir = ctx.cfg.run.sweep_dir;
+  return make_job(r).cfg;
+}
+
+}  // namespace vyolo
