@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <iterator>
+#include <limits>
 #include <sstream>
 
 #include "common/fs_util.h"
@@ -90,6 +92,45 @@ std::string units_csv(const std::vector<ScoredUnit>& u, const char* unit_name) {
   o << "case," << unit_name << ",score,label\n";
   for (const auto& x : u) o << field(x.case_id) << ',' << field(x.unit) << ',' << cell(x.score, 6) << ',' << x.label << '\n';
   return o.str();
+}
+
+const char* const kSummaryKeys[] = {"accuracy", "precision", "recall", "specificity", "f1", "auc", "ap"};
+
+double summary_value(const LevelMetrics& l, const std::string& key) {
+  const BinaryMetrics& m = l.at_threshold;
+  if (key == "accuracy") return m.accuracy;
+  if (key == "precision") return m.precision;
+  if (key == "recall") return m.recall;
+  if (key == "specificity") return m.specificity;
+  if (key == "f1") return m.f1;
+  if (key == "auc") return l.auc;
+  return l.ap;
+}
+
+// The level's metrics of each fold (nullptr where the fold has no such level).
+std::vector<const LevelMetrics*> level_of(const std::vector<EvaluationResult>& folds, const std::string& level) {
+  std::vector<const LevelMetrics*> out;
+  for (const auto& f : folds) {
+    if (level == "slice") out.push_back(f.has_slice ? &f.slice : nullptr);
+    else if (level == "vertebra") out.push_back(f.has_vertebra ? &f.vertebra : nullptr);
+    else out.push_back(&f.patient);
+  }
+  return out;
+}
+
+std::pair<double, double> mean_sd(const std::vector<double>& v) {
+  std::vector<double> x;
+  for (double a : v)
+    if (std::isfinite(a)) x.push_back(a);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (x.empty()) return {nan, nan};
+  double m = 0;
+  for (double a : x) m += a;
+  m /= double(x.size());
+  if (x.size() < 2) return {m, nan};
+  double ss = 0;
+  for (double a : x) ss += (a - m) * (a - m);
+  return {m, std::sqrt(ss / double(x.size() - 1))};
 }
 
 }  // namespace
@@ -242,6 +283,60 @@ void write_evaluation(const std::filesystem::path& out_dir, const EvaluationResu
   write_file_atomic(out_dir / "per_patient.csv", units_csv(r.patient_units, "unit"));
   // metrics.json last: its presence says the evaluation finished.
   write_file_atomic(out_dir / "metrics.json", metrics_json(r, opt).dump(2) + "\n");
+}
+
+json fold_summary_json(const std::vector<std::string>& fold_names, const std::vector<EvaluationResult>& folds) {
+  json out;
+  for (const char* level : {"slice", "vertebra", "patient"}) {
+    auto ls = level_of(folds, level);
+    bool any = false;
+    for (auto* l : ls) any = any || l;
+    if (!any) continue;
+    json per_fold = json::array();
+    json summary;
+    for (const char* key : kSummaryKeys) {
+      std::vector<double> v;
+      for (auto* l : ls) v.push_back(l ? summary_value(*l, key) : std::numeric_limits<double>::quiet_NaN());
+      auto [m, sd] = mean_sd(v);
+      summary[key] = {{"mean", num(m)}, {"sd", num(sd)}};
+    }
+    for (size_t i = 0; i < ls.size(); ++i) {
+      json row;
+      row["fold"] = i < fold_names.size() ? fold_names[i] : std::to_string(i);
+      for (const char* key : kSummaryKeys)
+        row[key] = ls[i] ? num(summary_value(*ls[i], key)) : json(nullptr);
+      per_fold.push_back(row);
+    }
+    out[level] = {{"folds", per_fold}, {"summary", summary}};
+  }
+  return out;
+}
+
+std::string fold_summary_markdown(const std::vector<std::string>& fold_names,
+                                  const std::vector<EvaluationResult>& folds) {
+  std::string md;
+  json j = fold_summary_json(fold_names, folds);
+  auto show = [](const json& v) { return v.is_null() ? std::string("n/a") : cell(v.get<double>(), 3); };
+  for (const char* level : {"slice", "vertebra", "patient"}) {
+    if (!j.contains(level)) continue;
+    md += std::string("### ") + level + " level\n\n| fold |";
+    for (const char* key : kSummaryKeys) md += std::string(" ") + key + " |";
+    md += "\n|---|";
+    for (size_t i = 0; i < std::size(kSummaryKeys); ++i) md += "---:|";
+    md += "\n";
+    for (const auto& row : j[level]["folds"]) {
+      md += "| " + row["fold"].get<std::string>() + " |";
+      for (const char* key : kSummaryKeys) md += " " + show(row[key]) + " |";
+      md += "\n";
+    }
+    md += "| mean ± sd |";
+    for (const char* key : kSummaryKeys) {
+      const auto& s = j[level]["summary"][key];
+      md += " " + show(s["mean"]) + (s["sd"].is_null() ? std::string() : " ± " + show(s["sd"])) + " |";
+    }
+    md += "\n\n";
+  }
+  return md;
 }
 
 }  // namespace vyolo::findings

@@ -36,4 +36,13 @@ void write_findings(const std::filesystem::path& out_dir, const StudyFindings& f
 nlohmann::json metrics_json(const EvaluationResult& r, const EvalOptions& opt);
 void write_evaluation(const std::filesystem::path& out_dir, const EvaluationResult& r, const EvalOptions& opt);
 
+// Cross-validation summary (end of `vyolo cv`): per fold and level (slice, vertebra, patient) accuracy, precision,
+// recall, specificity, f1 at the evaluation threshold, auc and ap; then mean and sd over folds (sample sd, n-1;
+// folds where a value is undefined are left out; null when no fold defines it, sd null below two folds).
+nlohmann::json fold_summary_json(const std::vector<std::string>& fold_names,
+                                 const std::vector<EvaluationResult>& folds);
+// The same as a Markdown table per level ("0.912 ± 0.031").
+std::string fold_summary_markdown(const std::vector<std::string>& fold_names,
+                                  const std::vector<EvaluationResult>& folds);
+
 }  // namespace vyolo::findings
