@@ -89,9 +89,12 @@ Batch DataLoader::make_batch(int epoch, int b, const std::vector<size_t>& idx) c
   for (size_t i : idx) {
     try {
       samples.push_back(aug_.get(i, sample_seed(opt_.seed, epoch, i)));
-    } catch (const RuntimeError& e) {  // image gone or corrupt since it was checked: skip it, keep the run going
-      opt_.warn(std::string(e.what()) + "; skipped in batch " + std::to_string(b) + " of epoch " +
-                std::to_string(epoch));
+    } catch (const std::exception& e) {  // image gone or corrupt since it was checked: skip it, keep the run going
+      std::string msg = e.what();
+      if (msg.find(ds_->info(i).image) == std::string::npos) msg = ds_->info(i).image + ": " + msg;
+      ++skipped_;
+      std::lock_guard<std::mutex> lk(warn_m_);
+      opt_.warn(msg + "; skipped in batch " + std::to_string(b) + " of epoch " + std::to_string(epoch));
     }
   }
   out.n = static_cast<int>(samples.size());
@@ -144,6 +147,13 @@ void DataLoader::worker() {
 }
 
 bool DataLoader::next(Batch& out) {
+  for (;;) {
+    if (!next_any(out)) return false;
+    if (out.n > 0) return true;  // a batch whose every image failed to load is left out
+  }
+}
+
+bool DataLoader::next_any(Batch& out) {
   std::unique_lock<std::mutex> lk(m_);
   if (!active_) {
     begin(next_epoch_);

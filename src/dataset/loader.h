@@ -10,6 +10,7 @@
 //   val->set_epoch(0, 1); for (Batch b; val->next(b);) { ... }
 #pragma once
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -63,12 +64,14 @@ class DataLoader {
   bool next(Batch& out);
 
   size_t num_batches() const;
+  long skipped() const { return skipped_; }  // images that failed to load since construction (reported via warn)
   const YoloDataset& dataset() const { return *ds_; }
   Augmenter& augmenter() { return aug_; }
 
  private:
   void begin(int epoch);
   void worker();
+  bool next_any(Batch& out);
   Batch make_batch(int epoch, int b, const std::vector<size_t>& idx) const;
 
   std::shared_ptr<const YoloDataset> ds_;
@@ -85,6 +88,8 @@ class DataLoader {
   int nb_ = 0, next_task_ = 0, consumed_ = 0;
   std::map<int, Batch> ready_;
   std::exception_ptr error_;
+  mutable std::mutex warn_m_;
+  mutable std::atomic<long> skipped_{0};
 };
 
 // Loaders for a config (dataset from data.data_yaml or data.data_dir + split; hyp; data.batch_size, num_workers,

@@ -115,7 +115,7 @@ Entry from_json(const nlohmann::json& j) {
   return e;
 }
 
-Entry check_one(const std::string& image, const std::string& label, int nc, const HuWindows& w) {
+Entry check_one(const std::string& image, const std::string& label, int nc) {
   Entry e;
   e.img = stamp(image);
   e.lab = stamp(label);
@@ -123,7 +123,8 @@ Entry check_one(const std::string& image, const std::string& label, int nc, cons
     e.bad = "cannot read image file";
   } else {
     std::string why;
-    cv::Mat m = decode_image(image, w, &e.hu, &why);
+    cv::Mat m = decode_image(image, &why);
+    e.hu = m.type() == CV_16UC1;
     if (m.empty()) {
       e.bad = why;
     } else if (m.rows < 10 || m.cols < 10) {
@@ -167,8 +168,7 @@ std::string DatasetReport::summary() const {
   return s.str();
 }
 
-cv::Mat decode_image(const std::string& path, const HuWindows& w, bool* hu, std::string* why) {
-  if (hu) *hu = false;
+cv::Mat decode_image(const std::string& path, std::string* why) {
   cv::Mat m;
   try {
     m = cv::imread(path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
@@ -181,10 +181,7 @@ cv::Mat decode_image(const std::string& path, const HuWindows& w, bool* hu, std:
     return {};
   }
   const int depth = m.depth(), ch = m.channels();
-  if (depth == CV_16U && ch == 1) {
-    if (hu) *hu = true;
-    return window_hu(m, w);
-  }
+  if (depth == CV_16U && ch == 1) return m;
   if (depth == CV_16U) {
     m.convertTo(m, CV_8U, 1.0 / 256.0);
   } else if (depth != CV_8U) {
@@ -201,6 +198,32 @@ cv::Mat decode_image(const std::string& path, const HuWindows& w, bool* hu, std:
   else {
     if (why) *why = "unsupported channel count " + std::to_string(ch);
     return {};
+  }
+  return out;
+}
+
+HuLut::HuLut(const HuWindows& w) {
+  cv::Mat all(256, 256, CV_16UC1);
+  for (int v = 0; v < 65536; ++v) all.at<uint16_t>(v / 256, v % 256) = static_cast<uint16_t>(v);
+  cv::Mat table;
+  try {
+    table = window_hu(all, w);
+  } catch (const RuntimeError& e) {
+    throw UsageError(std::string("data.hu_windows: ") + e.what());
+  }
+  lut_.assign(table.ptr<uint8_t>(), table.ptr<uint8_t>() + 3 * 65536);
+}
+
+cv::Mat HuLut::apply(const cv::Mat& hu16) const {
+  cv::Mat out(hu16.rows, hu16.cols, CV_8UC3);
+  const uint8_t* t = lut_.data();
+  for (int y = 0; y < hu16.rows; ++y) {
+    const uint16_t* src = hu16.ptr<uint16_t>(y);
+    uint8_t* dst = out.ptr<uint8_t>(y);
+    for (int x = 0; x < hu16.cols; ++x) {
+      const uint8_t* e = t + 3 * size_t(src[x]);
+      dst[3 * x] = e[0], dst[3 * x + 1] = e[1], dst[3 * x + 2] = e[2];
+    }
   }
   return out;
 }
@@ -299,6 +322,7 @@ YoloDataset::YoloDataset(std::vector<std::string> files, std::string name, Datas
   if (!opt_.warn) opt_.warn = default_warn;
   if (opt_.nc < 1) throw UsageError(name_ + ": number of classes must be >= 1");
   if (files.empty()) throw UsageError(name_ + ": no images");
+  lut_ = std::make_shared<HuLut>(opt_.hu_windows);
   check_all(files);
   if (items_.empty())
     throw UsageError(name_ + ": no usable images (" + std::to_string(report_.corrupt) + " corrupt, see messages)");
@@ -349,7 +373,7 @@ void YoloDataset::check_all(const std::vector<std::string>& files) {
       } catch (const std::exception&) {
       }
     }
-    entries[i] = check_one(files[i], labels[i], opt_.nc, opt_.hu_windows);
+    entries[i] = check_one(files[i], labels[i], opt_.nc);
   });
 
   for (size_t i = 0; i < n; ++i) {
@@ -415,9 +439,9 @@ LoadedImage YoloDataset::load(size_t i) const {
     return out;
   }
   std::string why;
-  bool hu = false;
-  cv::Mat m = decode_image(info.image, opt_.hu_windows, &hu, &why);
+  cv::Mat m = decode_image(info.image, &why);
   if (m.empty()) throw RuntimeError(info.image + ": " + why);
+  if (m.type() == CV_16UC1) m = lut_->apply(m);
   const int s = opt_.imgsz;
   const double r = static_cast<double>(s) / std::max(m.rows, m.cols);
   if (r != 1.0) {

@@ -61,6 +61,8 @@ struct LoadedImage {
   bool hu = false;
 };
 
+class HuLut;
+
 class YoloDataset {
  public:
   // `name` is used in messages. Throws UsageError when no usable image remains.
@@ -87,6 +89,7 @@ class YoloDataset {
   DatasetOptions opt_;
   std::vector<ImageInfo> items_;
   std::vector<cv::Mat> ram_;
+  std::shared_ptr<const HuLut> lut_;
   DatasetReport report_;
 };
 
@@ -104,8 +107,19 @@ struct DataYaml {
 };
 DataYaml read_data_yaml(const std::filesystem::path& yaml_path);
 
-// Decodes one image file to 8-bit BGR (16-bit single-channel = HU + 32768, windowed with `w`). Empty Mat and
-// `why` set when it cannot be used.
-cv::Mat decode_image(const std::string& path, const HuWindows& w, bool* hu, std::string* why);
+// Decodes one image file: CV_16UC1 for an HU slice (value = HU + 32768), else CV_8UC3 BGR (grey expanded, alpha
+// dropped, 16-bit colour scaled to 8 bits). Empty Mat and `why` set when it cannot be used.
+cv::Mat decode_image(const std::string& path, std::string* why);
+
+// window_hu (src/data/hu_window.h) as a table: built once from window_hu itself, so identical to it, and cheap
+// per image. Throws UsageError for a window with max <= min.
+class HuLut {
+ public:
+  explicit HuLut(const HuWindows& w);
+  cv::Mat apply(const cv::Mat& hu16) const;  // CV_16UC1 -> CV_8UC3
+
+ private:
+  std::vector<uint8_t> lut_;  // 3 bytes per uint16 value
+};
 
 }  // namespace vyolo::dataset

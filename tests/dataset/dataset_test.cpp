@@ -270,3 +270,14 @@ TEST(Dataset, RealXraySpineSetLoads) {
   LoadedImage li = ds.load(0);
   EXPECT_EQ(std::max(li.img.rows, li.img.cols), 256);
 }
+
+TEST(Dataset, HuTableEqualsWindowHu) {
+  cv::Mat hu(37, 53, CV_16UC1);
+  cv::randu(hu, 0, 65536);
+  HuWindows w;
+  w.wide = {-350, 1250};
+  HuLut lut(w);
+  EXPECT_EQ(cv::norm(lut.apply(hu), window_hu(hu, w), cv::NORM_INF), 0);
+  w.bone = {500, 100};
+  EXPECT_THROW(HuLut bad(w), UsageError);
+}
