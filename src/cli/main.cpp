@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Flags {
-  std::string config_dir, config_name = "config", cfg;
+  std::string config_dir, config_name = "config", cfg, package;
   bool resolve = false, multirun = false, help = false;
   std::vector<std::string> overrides;
 };
@@ -29,7 +29,8 @@ const char* kFlagHelp =
     "Flags:\n"
     "  -cd, --config-dir DIR    the conf/ tree (default: ./conf, else the source tree's conf/)\n"
     "  -cn, --config-name NAME  the primary config in it (default: config)\n"
-    "  --cfg job|hydra|all      print the composed config and exit (add --resolve to resolve ${...})\n"
+    "  --cfg job|hydra|all      print the composed config and exit (add --resolve to resolve ${...},\n"
+    "                           -p/--package KEY to print one section)\n"
     "  -m, --multirun           run every combination of the sweeps (key=a,b,c), one after another\n"
     "  -h, --help               this help; `vyolo <command> --help` lists config groups and options\n"
     "Overrides: key=value (key must exist), +key=value (add), ++key=value (add or set), ~key (delete),\n"
@@ -65,6 +66,8 @@ Flags parse_flags(const std::vector<std::string>& args) {
       f.cfg = value(a);
       if (f.cfg != "job" && f.cfg != "hydra" && f.cfg != "all")
         throw UsageError("--cfg takes job, hydra or all (got '" + f.cfg + "')");
+    } else if (is("-p", "--package")) {
+      f.package = value(a);
     } else if (a == "--resolve") {
       f.resolve = true;
     } else if (a == "-m" || a == "--multirun") {
@@ -166,7 +169,15 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
     for (size_t i = 0; i < jobs.size(); ++i) {
       if (jobs.size() > 1) std::cout << "# job " << i << ": " << override_dirname(jobs[i].overrides) << "\n";
       if (f.cfg != "job") std::cout << hydra_yaml({}, spec.name, jobs[i].overrides, jobs[i].cfg.run);
-      if (f.cfg != "hydra") std::cout << conf::to_yaml_string(printed_job_config(trees[i], spec));
+      if (f.cfg == "hydra") continue;
+      conf::Node printed = printed_job_config(trees[i], spec);
+      if (f.package.empty() || f.package == "_global_") {
+        std::cout << conf::to_yaml_string(printed);
+        continue;
+      }
+      const conf::Node* section = conf::find_path(printed, f.package);
+      if (!section) throw UsageError("--package: no '" + f.package + "' in the config");
+      std::cout << "# @package " << f.package << "\n" << conf::to_yaml_string(*section);
     }
     return 0;
   }

@@ -68,6 +68,8 @@ TEST_F(ConfigCli, CfgJobPrintsTheComposedConfig) {
     EXPECT_NE(r.out.find(line), std::string::npos) << "missing '" << line << "' in\n" << r.out;
   EXPECT_EQ(r.out.find("defaults:"), std::string::npos);
   EXPECT_EQ(r.out.find("weights:"), std::string::npos) << "unset command keys are not part of Hydra's output";
+  auto section = run("train --cfg job -p data.hu_windows.bone");
+  EXPECT_EQ(section.out, "# @package data.hu_windows.bone\nmin: 400\nmax: 1800\n");
   auto set = run("train --cfg job weights=best.safetensors");
   EXPECT_NE(set.out.find("weights: best.safetensors\n"), std::string::npos) << set.out;
   EXPECT_TRUE(empty_dir());

@@ -112,13 +112,15 @@ TEST(ConfTree, ComposesToTheStructDefaults) {
   EXPECT_EQ(c.seed, 42);
   EXPECT_EQ(c.debug, d.debug);
   // hyp/default.yaml carries Ultralytics' defaults, which the struct mirrors.
-  EXPECT_DOUBLE_EQ(c.hyp.fliplr, d.hyp.fliplr);
-  EXPECT_DOUBLE_EQ(c.hyp.mosaic, d.hyp.mosaic);
-  EXPECT_DOUBLE_EQ(c.hyp.hsv_s, d.hyp.hsv_s);
+  for (auto [got, want] : std::vector<std::pair<double, double>>{
+           {c.hyp.degrees, d.hyp.degrees}, {c.hyp.translate, d.hyp.translate}, {c.hyp.scale, d.hyp.scale},
+           {c.hyp.shear, d.hyp.shear}, {c.hyp.perspective, d.hyp.perspective}, {c.hyp.flipud, d.hyp.flipud},
+           {c.hyp.fliplr, d.hyp.fliplr}, {c.hyp.hsv_h, d.hyp.hsv_h}, {c.hyp.hsv_s, d.hyp.hsv_s},
+           {c.hyp.hsv_v, d.hyp.hsv_v}, {c.hyp.mosaic, d.hyp.mosaic}, {c.hyp.mixup, d.hyp.mixup},
+           {c.hyp.box, d.hyp.box}, {c.hyp.cls, d.hyp.cls}, {c.hyp.dfl, d.hyp.dfl},
+           {c.hyp.warmup_momentum, d.hyp.warmup_momentum}, {c.hyp.warmup_bias_lr, d.hyp.warmup_bias_lr}})
+    EXPECT_DOUBLE_EQ(got, want);
   EXPECT_EQ(c.hyp.close_mosaic, d.hyp.close_mosaic);
-  EXPECT_DOUBLE_EQ(c.hyp.box, d.hyp.box);
-  EXPECT_DOUBLE_EQ(c.hyp.dfl, d.hyp.dfl);
-  EXPECT_DOUBLE_EQ(c.hyp.warmup_bias_lr, d.hyp.warmup_bias_lr);
   ASSERT_FALSE(composed.tree.find("defaults"));
   EXPECT_EQ(composed.tree.map[0].first, "model");
 }
