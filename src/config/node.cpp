@@ -84,6 +84,12 @@ bool would_retype(const std::string& s) {
       "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \\t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\\.[0-9]*)?"
       "(([ \\t]*)Z|[-+][0-9]{1,2}(:[0-9]{2})?)?");
   if (std::regex_match(s, timestamp)) return true;
+  // OmegaConf's writer also quotes y/n and whatever Python's int() or float() would accept ("nan", " 12", "1_0").
+  if (is_one_of(s, {"y", "Y", "n", "N"})) return true;
+  static const std::regex py_number(
+      "\\s*[-+]?(([0-9](_?[0-9])*)?\\.?[0-9](_?[0-9])*\\.?([eE][-+]?[0-9](_?[0-9])*)?|"
+      "[iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN])\\s*");
+  if (std::regex_match(s, py_number)) return true;
   Node probe = Node::plain(s);
   return probe.kind != Node::Kind::Scalar || probe.type != Node::Type::String;
 }

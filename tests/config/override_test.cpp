@@ -158,7 +158,11 @@ TEST(Node, PlainScalarsFollowYaml11) {
   m.get_or_add("d") = Node::string("");
   m.get_or_add("e") = Node::string("a: b");
   m.get_or_add("f") = Node::string("2026-11-26");  // a date to PyYAML
-  EXPECT_EQ(to_yaml_string(m), "a: '1'\nb: 1\nc: 'true'\nd: ''\ne: 'a: b'\nf: '2026-11-26'\n");
+  m.get_or_add("g") = Node::string("y");           // a bool to OmegaConf's writer
+  m.get_or_add("h") = Node::string("nan");         // a float to Python
+  m.get_or_add("i") = Node::string("1.5.2");
+  EXPECT_EQ(to_yaml_string(m), "a: '1'\nb: 1\nc: 'true'\nd: ''\ne: 'a: b'\nf: '2026-11-26'\ng: 'y'\nh: 'nan'\n"
+                               "i: 1.5.2\n");
   // ...and reads back as the same types.
   EXPECT_EQ(load_yaml_string(to_yaml_string(m), "t"), m);
 }
