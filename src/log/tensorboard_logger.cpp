@@ -176,7 +176,10 @@ void TensorBoardLogger::image(int64_t step, const std::string& tag, const cv::Ma
   write(step, s.SerializeAsString());
 }
 
-void TensorBoardLogger::epoch_end(int epoch, const std::map<std::string, double>& row) { scalars(epoch, row); }
+void TensorBoardLogger::epoch_end(int epoch, const std::map<std::string, double>& row) {
+  scalars(epoch, row);
+  last_epoch_ = epoch;
+}
 
 void TensorBoardLogger::run_end(const std::map<std::string, double>& final_metrics, int exit_code) {
   tbpb::Summary s;
@@ -189,7 +192,7 @@ void TensorBoardLogger::run_end(const std::map<std::string, double>& final_metri
   end.mutable_session_end_info()->set_status(exit_code == 0 ? 1 : 2);
   end.mutable_session_end_info()->set_end_time_secs(now_secs());
   add_hparams(s, "_hparams_/session_end_info", end);
-  write(last_step_, s.SerializeAsString());
+  write(last_epoch_ >= 0 ? last_epoch_ : last_step_, s.SerializeAsString());
 }
 
 }  // namespace vyolo::log

@@ -2,7 +2,7 @@
 // events.out.tfevents.<secs>.<host>.<pid>.<n>. Scalars as simple_value (per-step calls at their global step, epoch rows
 // at step = epoch), images as PNG Summary.Image, the resolved config and command line as text, and the hparams plugin's
 // experiment + session_start_info (step 0) and session_end_info (run end) so runs compare in the HPARAMS tab. Final
-// metrics are logged as "final/<key>". Every event is flushed. A resumed run opens a new file in the same folder and
+// metrics are logged as "final/<key>" at the last epoch. Every event is flushed. A resumed run opens a new file in the same folder and
 // the trainer's steps carry on; session_start_info is not repeated.
 #pragma once
 #include <filesystem>
@@ -36,7 +36,7 @@ class TensorBoardLogger : public Logger {
   Config cfg_;
   std::filesystem::path path_;
   std::unique_ptr<TFRecordWriter> writer_;
-  int64_t last_step_ = 0;
+  int64_t last_step_ = 0, last_epoch_ = -1;
 };
 
 }  // namespace vyolo::log

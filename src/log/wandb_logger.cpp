@@ -424,6 +424,9 @@ void WandbLogger::file(const fs::path& path, const std::string& kind) {
 
 void WandbLogger::write_summary_file() {
   json s = summary_;
+  s["_step"] = step_ > 0 ? step_ - 1 : 0;
+  s["_runtime"] = runtime();
+  s["_timestamp"] = unix_now();
   s["_wandb"] = {{"runtime", static_cast<int64_t>(runtime())}};
   write_file_atomic(dir_ / "files" / "wandb-summary.json", s.dump(1) + "\n");
 }

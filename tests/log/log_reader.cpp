@@ -125,11 +125,14 @@ float as_float(const Field& f) {
 }
 
 std::vector<std::string> read_tfrecords(const std::filesystem::path& file) {
-  std::string s = slurp(file);
+  return read_tfrecords_bytes(slurp(file), file.string());
+}
+
+std::vector<std::string> read_tfrecords_bytes(const std::string& s, const std::string& file) {
   std::vector<std::string> out;
   size_t off = 0;
   while (off < s.size()) {
-    auto where = file.string() + " @" + std::to_string(off);
+    auto where = file + " @" + std::to_string(off);
     if (off + 12 > s.size()) throw ReadError(where + ": truncated record header");
     uint64_t len = le(s, off, 8);
     if (mask(crc32c_bitwise(s.substr(off, 8))) != le(s, off + 8, 4)) throw ReadError(where + ": length CRC mismatch");
@@ -143,16 +146,19 @@ std::vector<std::string> read_tfrecords(const std::filesystem::path& file) {
 }
 
 std::vector<std::string> read_wandb_records(const std::filesystem::path& file) {
+  return read_wandb_records_bytes(slurp(file), file.string());
+}
+
+std::vector<std::string> read_wandb_records_bytes(const std::string& s, const std::string& file) {
   const size_t kBlock = 32768;
-  std::string s = slurp(file);
   if (s.size() < 7 || s.compare(0, 4, ":W&B") != 0 || le(s, 4, 2) != 0xBEE1 || s[6] != 0)
-    throw ReadError(file.string() + ": not a W&B log (bad 7-byte header)");
+    throw ReadError(file + ": not a W&B log (bad 7-byte header)");
   std::vector<std::string> out;
   std::string partial;
   bool in_record = false;
   size_t off = 7;
   while (off < s.size()) {
-    auto where = file.string() + " @" + std::to_string(off);
+    auto where = file + " @" + std::to_string(off);
     size_t left = kBlock - off % kBlock;
     if (left < 7) {
       for (size_t k = 0; k < left && off + k < s.size(); ++k)
@@ -192,25 +198,29 @@ std::vector<std::string> read_wandb_records(const std::filesystem::path& file) {
     }
     off += 7 + len;
   }
-  if (in_record) throw ReadError(file.string() + ": file ends inside a record");
+  if (in_record) throw ReadError(file + ": file ends inside a record");
   return out;
 }
 
 TbRun read_tensorboard(const std::filesystem::path& file, TbRun run) {
-  auto records = read_tfrecords(file);
+  return read_tensorboard_bytes(slurp(file), file.string(), std::move(run));
+}
+
+TbRun read_tensorboard_bytes(const std::string& bytes, const std::string& file, TbRun run) {
+  auto records = read_tfrecords_bytes(bytes, file);
   bool first_event = true;
   for (const auto& rec : records) {
     Message ev = parse(rec);
     ++run.events;
     int whats = 0;
     for (uint32_t n : {3u, 4u, 5u, 6u, 7u, 8u, 9u}) whats += static_cast<int>(all(ev, n).size());
-    if (whats > 1) throw ReadError(file.string() + ": event with several 'what' members");
+    if (whats > 1) throw ReadError(file + ": event with several 'what' members");
     const Field* wt = first(ev, 1);
     if (wt && (!std::isfinite(as_double(*wt)) || as_double(*wt) < 0)) throw ReadError("bad wall_time");
     if (first_event) {
       run.file_version = str(ev, 3);
       if (run.file_version.rfind("brain.Event:", 0) != 0)
-        throw ReadError(file.string() + ": first event has no file_version");
+        throw ReadError(file + ": first event has no file_version");
       first_event = false;
       continue;
     }
@@ -288,7 +298,9 @@ TbRun read_tensorboard(const std::filesystem::path& file, TbRun run) {
   return run;
 }
 
-WbRun read_wandb(const std::filesystem::path& file) {
+WbRun read_wandb(const std::filesystem::path& file) { return read_wandb_bytes(slurp(file), file.string()); }
+
+WbRun read_wandb_bytes(const std::string& bytes, const std::string& file) {
   WbRun r;
   auto items = [](const std::string& bytes, uint32_t field) {
     std::map<std::string, std::string> out;
@@ -302,7 +314,7 @@ WbRun read_wandb(const std::filesystem::path& file) {
     return out;
   };
   static const std::set<uint32_t> kinds{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 18, 20, 21, 22, 23, 25, 26, 27};
-  for (const auto& rec : read_wandb_records(file)) {
+  for (const auto& rec : read_wandb_records_bytes(bytes, file)) {
     Message m = parse(rec);
     std::vector<const Field*> members;
     for (const auto& f : m)

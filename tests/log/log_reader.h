@@ -35,6 +35,9 @@ std::vector<const Field*> all(Message&&, uint32_t) = delete;
 double as_double(const Field& f);
 float as_float(const Field& f);
 
+// `name` only labels errors; the *_bytes forms read a file's content already in memory.
+std::vector<std::string> read_tfrecords_bytes(const std::string& s, const std::string& name);
+std::vector<std::string> read_wandb_records_bytes(const std::string& s, const std::string& name);
 std::vector<std::string> read_tfrecords(const std::filesystem::path& file);
 std::vector<std::string> read_wandb_records(const std::filesystem::path& file);
 
@@ -59,6 +62,7 @@ struct TbRun {
   std::vector<std::string> hparam_infos, metric_infos;
   int end_status = -1;
 };
+TbRun read_tensorboard_bytes(const std::string& s, const std::string& name, TbRun run = {});
 TbRun read_tensorboard(const std::filesystem::path& file, TbRun run = {});
 
 struct WbFile {
@@ -79,6 +83,7 @@ struct WbRun {
   bool has_header = false, has_final = false;
   int exit_code = -999;
 };
+WbRun read_wandb_bytes(const std::string& s, const std::string& name);
 WbRun read_wandb(const std::filesystem::path& file);
 
 std::string describe(const TbRun& r);

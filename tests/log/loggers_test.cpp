@@ -82,7 +82,7 @@ class LogTest : public ::testing::Test {
   }
   void TearDown() override {
     for (const char* v : kWandbVars) unsetenv(v);
-    if (!HasFailure()) fs::remove_all(root_);
+    if (!HasFailure() && !std::getenv("VYOLO_LOG_KEEP")) fs::remove_all(root_);  // kept for a look when set
   }
 
   vyolo::Config config(const std::string& logger) {
@@ -408,26 +408,25 @@ TEST_F(LogTest, ReaderDetectsEveryFlippedByte) {
   }
   fs::path tb = event_files(i.run_dir)[0];
   fs::path wb = wandb_file(only_wandb_run(root_ / "out" / "wandb"));
-  for (const auto& [file, reader] : std::vector<std::pair<fs::path, void (*)(const fs::path&)>>{
-           {tb, [](const fs::path& p) { logread::read_tensorboard(p); }},
-           {wb, [](const fs::path& p) { logread::read_wandb(p); }}}) {
-    ASSERT_NO_THROW(reader(file));
+  using Reader = void (*)(const std::string&);
+  for (const auto& [file, reader] : std::vector<std::pair<fs::path, Reader>>{
+           {tb, [](const std::string& b) { logread::read_tensorboard_bytes(b, "tfevents"); }},
+           {wb, [](const std::string& b) { logread::read_wandb_bytes(b, "wandb"); }}}) {
     std::string good = slurp(file);
-    fs::path bad = root_ / "flipped";
+    ASSERT_NO_THROW(reader(good));
+    ASSERT_GT(good.size(), 1000u);
     int missed = 0;
     for (size_t k = 0; k < good.size(); ++k) {
       std::string b = good;
       b[k] = static_cast<char>(b[k] ^ (1 << (k % 8)));
-      std::ofstream(bad, std::ios::binary) << b;
       try {
-        reader(bad);
+        reader(b);
         ++missed;
       } catch (const logread::ReadError&) {
       }
     }
     EXPECT_EQ(missed, 0) << file;
-    std::ofstream(bad, std::ios::binary) << good.substr(0, good.size() - 3);  // a torn last record
-    EXPECT_THROW(reader(bad), logread::ReadError);
+    EXPECT_THROW(reader(good.substr(0, good.size() - 3)), logread::ReadError);  // a torn last record
   }
 }
 
