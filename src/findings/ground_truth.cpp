@@ -210,18 +210,28 @@ StudyTruth truth_from_masks(const std::string& case_id, const Volume& fracture, 
   std::map<int, Lesion> lesions;
   std::map<int, std::map<std::string, long long>> lesion_in;  // lesion -> vertebra -> voxels
   std::map<std::string, VertebraTruth> verts;
+  VertebraNames names(scheme);
+  std::vector<char> seen;  // by vertebra label
+  const float* fp = fracture.voxels.data();
+  const float* vp = vertebrae ? vertebrae->voxels.data() : nullptr;
   for (int k = 0; k < fracture.dims[2]; ++k)
     for (int j = 0; j < fracture.dims[1]; ++j)
       for (int i = 0; i < fracture.dims[0]; ++i) {
-        std::string vname;
+        const float fx = *fp++;
+        const float vx = vp ? *vp++ : 0.f;
         int vl = 0;
-        if (vertebrae) {
-          vl = to_label(vertebrae->at(i, j, k));
-          if (vl > 0) vname = vertebra_name(vl, scheme);
-          if (!vname.empty() && !verts.count(vname)) verts[vname] = {vname, vl, false, -1};
+        if (vx >= 0.5f && vx < 65535.5f) {
+          vl = to_label(vx);
+          if (size_t(vl) >= seen.size()) seen.resize(size_t(vl) + 1, 0);
+          if (!seen[size_t(vl)]) {
+            seen[size_t(vl)] = 1;
+            const std::string& n = names(vl);
+            if (!n.empty()) verts[n] = {n, vl, false, -1};
+          }
         }
-        int f = to_label(fracture.at(i, j, k));
-        if (f <= 0) continue;
+        if (fx < 0.5f) continue;
+        const int f = to_label(fx);
+        const std::string& vname = names(vl);
         auto it = lesions.find(f);
         if (it == lesions.end()) {
           Lesion l;

@@ -77,6 +77,20 @@ int vertebra_rank(const std::string& name) {
   return it == n.end() ? -1 : int(it - n.begin());
 }
 
+const std::string& VertebraNames::operator()(int label) {
+  static const std::string none;
+  if (label <= 0 || label > 65535) return none;
+  if (size_t(label) >= known_.size()) {
+    known_.resize(size_t(label) + 1, 0);
+    names_.resize(size_t(label) + 1);
+  }
+  if (!known_[size_t(label)]) {
+    names_[size_t(label)] = vertebra_name(label, scheme_);
+    known_[size_t(label)] = 1;
+  }
+  return names_[size_t(label)];
+}
+
 StudyFindings assign_vertebrae(std::vector<Candidate> candidates, const Volume* mask, const std::array<int, 3>& dims,
                                const std::array<double, 3>& spacing, const AssignOptions& opt) {
   StudyFindings f;
@@ -96,28 +110,35 @@ StudyFindings assign_vertebrae(std::vector<Candidate> candidates, const Volume* 
   if (mask->voxels.size() != mask->size()) throw RuntimeError("vertebra mask: voxel buffer does not match its dims");
 
   // Vertebrae present in the mask, with size and extent.
-  std::map<int, VertebraResult> verts;
+  VertebraNames names(opt.scheme);
+  std::vector<VertebraResult> by_label;  // indexed by label; label 0 = not a vertebra
+  const float* p = mask->voxels.data();
   for (int k = 0; k < dims[2]; ++k)
     for (int j = 0; j < dims[1]; ++j)
       for (int i = 0; i < dims[0]; ++i) {
-        int l = to_label(mask->at(i, j, k));
-        if (l <= 0) continue;
-        auto it = verts.find(l);
-        if (it == verts.end()) {
-          std::string name = vertebra_name(l, opt.scheme);
-          if (name.empty()) continue;
-          VertebraResult v;
+        const float x = *p++;
+        if (x < 0.5f) continue;
+        const int l = to_label(x);
+        if (names(l).empty()) continue;
+        if (size_t(l) >= by_label.size()) by_label.resize(size_t(l) + 1);
+        VertebraResult& v = by_label[size_t(l)];
+        if (v.label == 0) {
           v.label = l;
-          v.name = name;
-          v.extent.lo = {i, j, k};
-          v.extent.hi = {i, j, k};
-          it = verts.emplace(l, v).first;
+          v.name = names(l);
+          v.extent.lo = v.extent.hi = {i, j, k};
         }
-        auto& e = it->second.extent;
-        e.lo = {std::min(e.lo[0], i), std::min(e.lo[1], j), std::min(e.lo[2], k)};
-        e.hi = {std::max(e.hi[0], i), std::max(e.hi[1], j), std::max(e.hi[2], k)};
-        it->second.voxels++;
+        auto& e = v.extent;
+        if (i < e.lo[0]) e.lo[0] = i;
+        if (j < e.lo[1]) e.lo[1] = j;
+        if (k < e.lo[2]) e.lo[2] = k;
+        if (i > e.hi[0]) e.hi[0] = i;
+        if (j > e.hi[1]) e.hi[1] = j;
+        if (k > e.hi[2]) e.hi[2] = k;
+        v.voxels++;
       }
+  std::map<int, VertebraResult> verts;
+  for (const auto& v : by_label)
+    if (v.label > 0) verts.emplace(v.label, v);
 
   std::map<int, std::vector<double>> scores_of;
   for (auto& c : candidates) {

@@ -22,6 +22,18 @@ std::string normalize_vertebra_name(const std::string& s);
 // Cranio-caudal rank (C1 = 0 ... S1) for sorting; -1 for an unknown name.
 int vertebra_rank(const std::string& name);
 
+// vertebra_name with a per-label cache, for loops over every voxel of a mask.
+class VertebraNames {
+ public:
+  explicit VertebraNames(LabelScheme s) : scheme_(s) {}
+  const std::string& operator()(int label);
+
+ private:
+  LabelScheme scheme_;
+  std::vector<std::string> names_;
+  std::vector<char> known_;
+};
+
 // How a vertebra's candidates combine into its fracture probability. Max (default): the strongest candidate, so the
 // probability keeps the detector's calibration and two views of one fracture (split into two candidates) do not
 // inflate it. NoisyOr: 1 - prod(1 - s_i), treating candidates as independent evidence; it rises with the number of
