@@ -370,7 +370,8 @@ void apply_config_override(Node& tree, const Override& o) {
 
 Composed compose(const ComposeOptions& opts, const std::vector<std::string>& overrides) {
   const fs::path& dir = opts.config_dir;
-  if (!fs::is_directory(dir)) throw UsageError("config dir not found: " + dir.string());
+  if (!fs::is_directory(dir))
+    throw UsageError("config dir not found: " + dir.string() + " (give one with -cd DIR, or run where ./conf exists)");
   std::string name = strip_yaml(opts.config_name);
   if (!fs::exists(config_file(dir, name))) {
     std::vector<std::string> primaries = options_of(dir, "");

@@ -409,8 +409,22 @@ Node from_yaml(const YAML::Node& n) {
     }
     case YAML::NodeType::Map: {
       Node m = Node::empty_map();
+      // YAML merge keys (`<<: *base`, which PyYAML honours and yaml-cpp leaves as a plain key): the merged maps come
+      // first, so the map's own keys override them.
+      for (const auto& kv : n) {
+        if (!kv.first.IsScalar() || kv.first.Scalar() != "<<" || kv.first.Tag() == "!") continue;
+        Node merged = from_yaml(kv.second);
+        std::vector<Node> sources = merged.is_seq() ? merged.seq : std::vector<Node>{merged};
+        for (auto it = sources.rbegin(); it != sources.rend(); ++it)  // earlier maps in the list win
+          if (it->is_map())
+            for (auto& [k, v] : it->map) {
+              if (Node* existing = m.find(k)) *existing = v;
+              else m.map.emplace_back(k, v);
+            }
+      }
       for (const auto& kv : n) {
         std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
+        if (key == "<<" && kv.first.Tag() != "!") continue;
         Node v = from_yaml(kv.second);
         if (Node* existing = m.find(key))
           *existing = v;  // duplicate keys: the later one wins, as PyYAML does

@@ -180,3 +180,13 @@ TEST(Node, DidYouMean) {
   EXPECT_EQ(closest("training.image_size", keys).at(0), "data.image_size");
   EXPECT_TRUE(closest("completely.unrelated.thing", keys).empty());
 }
+
+TEST(Node, YamlMergeKeys) {
+  Node n = load_yaml_string("base: &b {x: 1, y: 2}\nother: &o {y: 5, z: 6}\nd:\n  <<: [*b, *o]\n  x: 3\n", "t");
+  const Node* d = find_path(n, "d");
+  ASSERT_TRUE(d && d->is_map());
+  EXPECT_EQ(find_path(n, "d.x")->text, "3");  // own keys win
+  EXPECT_EQ(find_path(n, "d.y")->text, "2");  // the first merged map wins over later ones
+  EXPECT_EQ(find_path(n, "d.z")->text, "6");
+  EXPECT_EQ(d->find("<<"), nullptr);
+}
