@@ -98,7 +98,7 @@ class Composer {
   bool restart = false;
 
   void load(const std::string& path, std::string package, bool package_explicit, const std::string& group,
-            const std::string& parent_name, int depth) {
+            int depth) {
     if (depth > 32) throw UsageError("defaults lists nest deeper than 32 levels (a config includes itself?) at '" +
                                      path + "'");
     fs::path file = config_file(dir_, path);
@@ -139,12 +139,11 @@ class Composer {
           if (e.optional) continue;
           throw UsageError("In '" + path + "': could not find config '" + e.name + "' in " + dir_.string());
         }
-        load(e.name, dotted(g), false, g, path, depth + 1);
+        load(e.name, dotted(g), false, g, depth + 1);
       } else {
         load_group(e, package, path, depth);
       }
     }
-    (void)parent_name;
   }
 
   void load_group(const Entry& e, const std::string& here, const std::string& from, int depth) {
@@ -193,7 +192,7 @@ class Composer {
         if (optional) continue;
         missing_option(group, path, from);
       }
-      load(path, package, package_explicit, group, from, depth + 1);
+      load(path, package, package_explicit, group, depth + 1);
       loaded.push_back(strip_yaml(opt));
     }
     choices.emplace_back(key, opts.size() == 1 ? (loaded.empty() ? "null" : loaded[0]) : "[" + join(loaded, ", ") + "]");
@@ -415,7 +414,7 @@ Composed compose(const ComposeOptions& opts, const std::vector<std::string>& ove
   for (int attempt = 0;; ++attempt) {
     for (auto& g : groups) g.used = false;
     Composer c(dir, groups, file_overrides);
-    c.load(name, "", false, "", name, 0);
+    c.load(name, "", false, "", 0);
     if (c.restart && attempt < 8) continue;
     for (auto& g : groups) {
       if (g.used) continue;
