@@ -204,7 +204,9 @@ Assignment TaskAlignedAssigner::operator()(const Tensor& pd_scores, const Tensor
     mask_pos = torch::where(multi, is_max, mask_pos);
     fg = mask_pos.sum(-2);
   }
-  Tensor target_gt_idx = mask_pos.argmax(-2);  // (b, a)
+  // At most one box per anchor is left, so the index of its 1 is a weighted sum (argmax over dim -2 is slow on CPU).
+  Tensor target_gt_idx =
+      (mask_pos * torch::arange(n_max, mask_pos.options()).view({1, -1, 1})).sum(-2).to(torch::kLong);  // (b, a)
 
   // Targets of the assigned box.
   Tensor flat_idx = target_gt_idx + torch::arange(bs, target_gt_idx.options()).unsqueeze(-1) * n_max;
@@ -256,7 +258,9 @@ LossResult DetectionLoss::forward(const Tensor& pred_distri_in, const Tensor& pr
       pred_scores_in.size(1) != opt_.nc || pred_scores_in.size(2) != pred_distri_in.size(2))
     throw RuntimeError("DetectionLoss: expected pred_distri (B, " + std::to_string(4 * reg_max) +
                        ", A) and pred_scores (B, " + std::to_string(opt_.nc) + ", A)");
-  Tensor pred_distri = pred_distri_in.to(torch::kFloat).permute({0, 2, 1}).contiguous();  // (b, a, 4*reg_max)
+  // (b, a, 4*reg_max) views: a contiguous detached copy for decoding every anchor, and the tracked view from which
+  // the foreground rows are gathered.
+  Tensor pred_distri = pred_distri_in.to(torch::kFloat).permute({0, 2, 1});
   Tensor pred_scores = pred_scores_in.to(torch::kFloat).permute({0, 2, 1}).contiguous();  // (b, a, nc)
   const auto opts = pred_scores.options();
   const int64_t bs = pred_scores.size(0), na = pred_scores.size(1);
@@ -274,10 +278,16 @@ LossResult DetectionLoss::forward(const Tensor& pred_distri_in, const Tensor& pr
   Tensor gt_labels = gt.narrow(-1, 0, 1), gt_bboxes = gt.narrow(-1, 1, 4);
   Tensor mask_gt = gt_bboxes.sum(2, true).gt(0.0).to(torch::kFloat);
 
-  // Decode boxes (grid units): softmax over the reg_max bins, expectation against 0..reg_max-1.
+  // Decode boxes (grid units): softmax over the reg_max bins, expectation against 0..reg_max-1. Only foreground
+  // anchors carry a box gradient, so every anchor is decoded without autograd (for the assigner) and the foreground
+  // ones again with it below: the same numbers, without a backward pass over all anchors.
   Tensor proj = torch::arange(reg_max, opts);
-  Tensor pred_bboxes =
-      dist2bbox(pred_distri.view({bs, na, 4, reg_max}).softmax(3).matmul(proj), anchor_points);
+  auto expectation = [&](const Tensor& distri) { return distri.view({-1, 4, reg_max}).softmax(2).matmul(proj); };
+  Tensor pred_bboxes;
+  {
+    torch::NoGradGuard no_grad;
+    pred_bboxes = dist2bbox(expectation(pred_distri.detach().contiguous()).view({bs, na, 4}), anchor_points);
+  }
 
   Assignment as = assigner_(pred_scores.detach().sigmoid(), pred_bboxes.detach() * stride_tensor,
                             anchor_points * stride_tensor, gt_labels, gt_bboxes, mask_gt);
@@ -298,12 +308,14 @@ LossResult DetectionLoss::forward(const Tensor& pred_distri_in, const Tensor& pr
   Tensor loss_box = torch::zeros({}, opts), loss_dfl = torch::zeros({}, opts);
   if (as.fg_mask.any().item<bool>()) {
     Tensor fg = as.fg_mask;
-    Tensor target_bboxes = as.target_bboxes / stride_tensor;
     Tensor weight = as.target_scores.sum(-1).index({fg}).unsqueeze(-1);
-    Tensor iou = bbox_ciou(pred_bboxes.index({fg}), target_bboxes.index({fg}));
+    Tensor fg_distri = pred_distri.index({fg});  // (n_fg, 4 * reg_max), with grad
+    Tensor fg_anchors = anchor_points.unsqueeze(0).expand({bs, na, 2}).index({fg});
+    Tensor fg_targets = as.target_bboxes.index({fg}) / stride_tensor.unsqueeze(0).expand({bs, na, 1}).index({fg});
+    Tensor iou = bbox_ciou(dist2bbox(expectation(fg_distri), fg_anchors), fg_targets);
     loss_box = ((1.0 - iou) * weight).sum() / target_scores_sum;
-    Tensor target_ltrb = bbox2dist(anchor_points, target_bboxes, reg_max - 1);
-    Tensor d = dfl_loss(pred_distri.index({fg}).view({-1, reg_max}), target_ltrb.index({fg}), reg_max) * weight;
+    Tensor target_ltrb = bbox2dist(fg_anchors, fg_targets, reg_max - 1);
+    Tensor d = dfl_loss(fg_distri.view({-1, reg_max}), target_ltrb, reg_max) * weight;
     loss_dfl = d.sum() / target_scores_sum;
   }
   Tensor items = torch::stack({loss_box * opt_.box, loss_cls * opt_.cls, loss_dfl * opt_.dfl});
