@@ -239,13 +239,21 @@ void random_flip(Sample& s, double p_ud, double p_lr, Rng& rng) {
 Augmenter::Augmenter(std::shared_ptr<const YoloDataset> ds, HypConfig hyp, AugmentOptions opt)
     : ds_(std::move(ds)), hyp_(hyp), opt_(opt), mosaic_(opt.mosaic) {}
 
-Sample Augmenter::pre_transform(Sample s, Rng& rng) const {
+size_t Augmenter::partner(Rng& rng, const PartnerPool* pool) const {
+  const size_t n = ds_->size();
+  if (!pool || !pool->order || pool->order->size() != n)
+    return static_cast<size_t>(rng.randint(0, static_cast<int>(n) - 1));
+  const size_t w = std::max<size_t>(1, std::min(pool->window, n));
+  const size_t back = 1 + static_cast<size_t>(rng.randint(0, static_cast<int>(w) - 1));  // 1..w positions back
+  return (*pool->order)[(pool->pos + n - back % n) % n];
+}
+
+Sample Augmenter::pre_transform(Sample s, Rng& rng, const PartnerPool* pool) const {
   const int sz = ds_->options().imgsz;
   if (mosaic_ && hyp_.mosaic > 0 && rng.uniform() < hyp_.mosaic) {
     Sample tiles[4];
     tiles[0] = std::move(s);
-    const int n = static_cast<int>(ds_->size());
-    for (int k = 1; k < 4; ++k) tiles[k] = load_sample(*ds_, static_cast<size_t>(rng.randint(0, n - 1)));
+    for (int k = 1; k < 4; ++k) tiles[k] = load_sample(*ds_, partner(rng, pool));
     Sample m = mosaic4(tiles, sz, rng);
     random_perspective(m, hyp_, -(sz / 2), rng);
     return m;
@@ -255,7 +263,7 @@ Sample Augmenter::pre_transform(Sample s, Rng& rng) const {
   return s;
 }
 
-Sample Augmenter::get(size_t index, uint64_t seed) const {
+Sample Augmenter::get(size_t index, uint64_t seed, const PartnerPool* pool) const {
   const int sz = ds_->options().imgsz;
   Sample s = load_sample(*ds_, index);
   if (!opt_.augment || (!opt_.augment_empty && s.boxes.empty())) {
@@ -263,10 +271,9 @@ Sample Augmenter::get(size_t index, uint64_t seed) const {
     return s;
   }
   Rng rng(seed);
-  s = pre_transform(std::move(s), rng);
+  s = pre_transform(std::move(s), rng, pool);
   if (mosaic_ && hyp_.mixup > 0 && rng.uniform() < hyp_.mixup) {
-    const int n = static_cast<int>(ds_->size());
-    Sample other = pre_transform(load_sample(*ds_, static_cast<size_t>(rng.randint(0, n - 1))), rng);
+    Sample other = pre_transform(load_sample(*ds_, partner(rng, pool)), rng, pool);
     mixup(s, other, rng);
   }
   if (!s.hu) random_hsv(s.img, hyp_.hsv_h, hyp_.hsv_s, hyp_.hsv_v, rng);

@@ -79,18 +79,28 @@ struct AugmentOptions {
   bool mosaic = true;          // cleared by close_mosaic, which also turns MixUp off
 };
 
+// Where Mosaic and MixUp draw their other images from. Ultralytics draws from a buffer of recently loaded images;
+// the equivalent here is the `window` positions before `pos` in the epoch's order (wrapping), which are also the
+// images most likely still in the loader's decode cache. Without a pool: uniform over the dataset.
+struct PartnerPool {
+  const std::vector<size_t>* order = nullptr;
+  size_t pos = 0;
+  size_t window = 128;
+};
+
 // Produces final imgsz x imgsz samples from a dataset.
 class Augmenter {
  public:
   Augmenter(std::shared_ptr<const YoloDataset> ds, HypConfig hyp, AugmentOptions opt);
-  Sample get(size_t index, uint64_t seed) const;
+  Sample get(size_t index, uint64_t seed, const PartnerPool* pool = nullptr) const;
   void set_mosaic(bool on) { mosaic_ = on; }  // safe while workers run; takes effect for samples made after
   bool mosaic() const { return mosaic_; }
   const AugmentOptions& options() const { return opt_; }
   const YoloDataset& dataset() const { return *ds_; }
 
  private:
-  Sample pre_transform(Sample s, Rng& rng) const;
+  Sample pre_transform(Sample s, Rng& rng, const PartnerPool* pool) const;
+  size_t partner(Rng& rng, const PartnerPool* pool) const;
   std::shared_ptr<const YoloDataset> ds_;
   HypConfig hyp_;
   AugmentOptions opt_;

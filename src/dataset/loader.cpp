@@ -36,6 +36,14 @@ DataLoader::DataLoader(std::shared_ptr<const YoloDataset> ds, const HypConfig& h
   if (opt_.num_workers < 0) throw UsageError("data.num_workers must be >= 0");
   opt_.prefetch = std::max(1, opt_.prefetch);
   if (!opt_.warn) opt_.warn = [](const std::string& m) { std::cerr << "WARNING " << m << "\n"; };
+  // Ultralytics' mosaic buffer length: min(n, batch * 8, 1000); the decode cache holds that window plus the batches
+  // in flight, so partners are rarely decoded twice.
+  if (aug.augment && !ds_->options().cache_ram) {
+    window_ = std::min<size_t>({ds_->size(), static_cast<size_t>(opt_.batch_size) * 8, 1000});
+    ds_->set_recent_cache(window_ + static_cast<size_t>(opt_.batch_size) * (opt_.prefetch + opt_.num_workers + 1));
+  } else if (aug.augment) {
+    window_ = std::min<size_t>({ds_->size(), static_cast<size_t>(opt_.batch_size) * 8, 1000});
+  }
   for (int i = 0; i < opt_.num_workers; ++i) threads_.emplace_back([this] { worker(); });
 }
 
@@ -57,12 +65,13 @@ void DataLoader::begin(int epoch) {
   ++generation_;
   epoch_ = epoch;
   next_epoch_ = epoch + 1;
-  order_.resize(ds_->size());
-  std::iota(order_.begin(), order_.end(), size_t{0});
+  auto order = std::make_shared<std::vector<size_t>>(ds_->size());
+  std::iota(order->begin(), order->end(), size_t{0});
   if (opt_.shuffle) {
     Rng rng(sample_seed(opt_.seed, epoch, ~size_t{0}));
-    for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.randint(0, int(i) - 1)]);
+    for (size_t i = order->size(); i > 1; --i) std::swap((*order)[i - 1], (*order)[rng.randint(0, int(i) - 1)]);
   }
+  order_ = order;
   nb_ = static_cast<int>(num_batches());
   next_task_ = consumed_ = 0;
   ready_.clear();
@@ -80,15 +89,19 @@ void DataLoader::set_epoch(int epoch, int total) {
   cv_work_.notify_all();
 }
 
-Batch DataLoader::make_batch(int epoch, int b, const std::vector<size_t>& idx) const {
+Batch DataLoader::make_batch(int epoch, int b, const std::shared_ptr<const std::vector<size_t>>& order) const {
+  const size_t lo = static_cast<size_t>(b) * opt_.batch_size;
+  const size_t hi = std::min(order->size(), lo + opt_.batch_size);
   Batch out;
   out.epoch = epoch, out.batch_index = b;
   out.mosaic = aug_.options().augment && aug_.mosaic();
   std::vector<Sample> samples;
-  samples.reserve(idx.size());
-  for (size_t i : idx) {
+  samples.reserve(hi - lo);
+  for (size_t pos = lo; pos < hi; ++pos) {
+    const size_t i = (*order)[pos];
+    const PartnerPool pool{order.get(), pos, window_};
     try {
-      samples.push_back(aug_.get(i, sample_seed(opt_.seed, epoch, i)));
+      samples.push_back(aug_.get(i, sample_seed(opt_.seed, epoch, i), window_ ? &pool : nullptr));
     } catch (const std::exception& e) {  // image gone or corrupt since it was checked: skip it, keep the run going
       std::string msg = e.what();
       if (msg.find(ds_->info(i).image) == std::string::npos) msg = ds_->info(i).image + ": " + msg;
@@ -127,14 +140,12 @@ void DataLoader::worker() {
     const int b = next_task_++;
     const long gen = generation_;
     const int epoch = epoch_;
-    const size_t lo = static_cast<size_t>(b) * opt_.batch_size;
-    const size_t hi = std::min(order_.size(), lo + opt_.batch_size);
-    std::vector<size_t> idx(order_.begin() + lo, order_.begin() + hi);
+    const auto order = order_;
     lk.unlock();
     Batch batch;
     std::exception_ptr err;
     try {
-      batch = make_batch(epoch, b, idx);
+      batch = make_batch(epoch, b, order);
     } catch (...) {
       err = std::current_exception();
     }
@@ -165,12 +176,10 @@ bool DataLoader::next_any(Batch& out) {
   }
   const int b = consumed_;
   if (threads_.empty()) {
-    const size_t lo = static_cast<size_t>(b) * opt_.batch_size;
-    const size_t hi = std::min(order_.size(), lo + opt_.batch_size);
-    std::vector<size_t> idx(order_.begin() + lo, order_.begin() + hi);
+    const auto order = order_;
     const int epoch = epoch_;
     lk.unlock();
-    out = make_batch(epoch, b, idx);
+    out = make_batch(epoch, b, order);
     lk.lock();
   } else {
     cv_ready_.wait(lk, [&] { return error_ || ready_.count(b); });

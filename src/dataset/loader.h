@@ -72,7 +72,7 @@ class DataLoader {
   void begin(int epoch);
   void worker();
   bool next_any(Batch& out);
-  Batch make_batch(int epoch, int b, const std::vector<size_t>& idx) const;
+  Batch make_batch(int epoch, int b, const std::shared_ptr<const std::vector<size_t>>& order) const;
 
   std::shared_ptr<const YoloDataset> ds_;
   Augmenter aug_;
@@ -84,7 +84,8 @@ class DataLoader {
   bool stop_ = false, active_ = false;
   int epoch_ = 0, next_epoch_ = 0;
   long generation_ = 0;
-  std::vector<size_t> order_;
+  std::shared_ptr<const std::vector<size_t>> order_;  // this epoch's sample order
+  size_t window_ = 0;                                  // Mosaic/MixUp partner window (0: uniform)
   int nb_ = 0, next_task_ = 0, consumed_ = 0;
   std::map<int, Batch> ready_;
   std::exception_ptr error_;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <iostream>
+#include <list>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -317,8 +318,24 @@ DataYaml read_data_yaml(const fs::path& yaml_path) {
   return d;
 }
 
+struct YoloDataset::Recent {
+  std::mutex m;
+  size_t capacity = 0;
+  std::list<size_t> order;  // most recent first
+  std::unordered_map<size_t, std::pair<cv::Mat, std::list<size_t>::iterator>> map;
+};
+
+YoloDataset::~YoloDataset() = default;
+
+void YoloDataset::set_recent_cache(size_t entries) const {
+  std::lock_guard<std::mutex> lk(recent_->m);
+  recent_->capacity = entries;
+  recent_->order.clear();
+  recent_->map.clear();
+}
+
 YoloDataset::YoloDataset(std::vector<std::string> files, std::string name, DatasetOptions opt)
-    : name_(std::move(name)), opt_(std::move(opt)) {
+    : name_(std::move(name)), opt_(std::move(opt)), recent_(std::make_unique<Recent>()) {
   if (!opt_.warn) opt_.warn = default_warn;
   if (opt_.nc < 1) throw UsageError(name_ + ": number of classes must be >= 1");
   if (files.empty()) throw UsageError(name_ + ": no images");
@@ -438,6 +455,18 @@ LoadedImage YoloDataset::load(size_t i) const {
     out.img = ram_[i];
     return out;
   }
+  Recent& rc = *recent_;
+  {
+    std::lock_guard<std::mutex> lk(rc.m);
+    if (rc.capacity) {
+      auto it = rc.map.find(i);
+      if (it != rc.map.end()) {
+        rc.order.splice(rc.order.begin(), rc.order, it->second.second);
+        out.img = it->second.first;
+        return out;
+      }
+    }
+  }
   std::string why;
   cv::Mat m = decode_image(info.image, &why);
   if (m.empty()) throw RuntimeError(info.image + ": " + why);
@@ -452,6 +481,15 @@ LoadedImage YoloDataset::load(size_t i) const {
     m = resized;
   }
   out.img = m;
+  std::lock_guard<std::mutex> lk(rc.m);
+  if (rc.capacity && !rc.map.count(i)) {
+    rc.order.push_front(i);
+    rc.map.emplace(i, std::make_pair(m, rc.order.begin()));
+    while (rc.map.size() > rc.capacity) {
+      rc.map.erase(rc.order.back());
+      rc.order.pop_back();
+    }
+  }
   return out;
 }
 

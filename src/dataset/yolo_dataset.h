@@ -67,6 +67,7 @@ class YoloDataset {
  public:
   // `name` is used in messages. Throws UsageError when no usable image remains.
   YoloDataset(std::vector<std::string> image_files, std::string name, DatasetOptions opt);
+  ~YoloDataset();
 
   // The train or val set a config asks for (data_yaml, or data_dir + view + split patients). Throws UsageError for a
   // missing folder, an empty split, a split naming patients without images, no usable images, or (Train) no boxes.
@@ -78,8 +79,13 @@ class YoloDataset {
   const DatasetOptions& options() const { return opt_; }
   const std::string& name() const { return name_; }
 
-  // Thread-safe. Throws RuntimeError naming the file when it can no longer be decoded.
+  // Thread-safe. Throws RuntimeError naming the file when it can no longer be decoded. The image is shared with
+  // the caches: do not modify it in place.
   LoadedImage load(size_t i) const;
+
+  // Keeps the `entries` most recently loaded images (LRU) so that Mosaic's partners, drawn from recent images, are
+  // decoded once. Results never depend on it; 0 turns it off. Not needed with the RAM cache.
+  void set_recent_cache(size_t entries) const;
 
  private:
   void check_all(const std::vector<std::string>& files);
@@ -90,6 +96,8 @@ class YoloDataset {
   std::vector<ImageInfo> items_;
   std::vector<cv::Mat> ram_;
   std::shared_ptr<const HuLut> lut_;
+  struct Recent;
+  std::unique_ptr<Recent> recent_;
   DatasetReport report_;
 };
 
