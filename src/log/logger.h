@@ -2,6 +2,16 @@
 // composite fans out to the configured set (make_loggers). Keys are DESIGN.md §3's ("train/box_loss",
 // "metrics/mAP50(B)", "val/map_50", "lr/pg0", ...). A logger never throws out of these calls: a failing sink
 // (full disk) warns once on stderr and goes quiet, so training and checkpoints carry on.
+//
+// Use from the trainer:
+//   auto log = vyolo::log::make_loggers(cfg, info);   // before training: throws if the log dir is unwritable
+//   log->run_start(info);
+//   each optimizer step:  log->scalars(global_step, {{"train_step/box_loss", ...}});  // kept every log_freq steps;
+//                         use keys distinct from the epoch keys, which TensorBoard plots against the epoch
+//   previews:             log->image(epoch, "train/batch_preview", bgr);
+//   after validation:     log->epoch_end(epoch_1_based, row);  // results.csv row; add "sys/gpu_mem_gb" on CUDA
+//   best checkpoint:      log->file(best_path, "model");       // copied into the W&B run when save_model
+//   at the end:           log->run_end(final_metrics, exit_code);
 #pragma once
 #include <cstdint>
 #include <filesystem>

@@ -521,6 +521,10 @@ TEST_F(LogTest, ResumeContinuesTheSameRun) {
       auto log = vyolo::log::make_loggers(cfg, i);
       train(*log, i, 1, 2, /*finish=*/false);  // killed: no run_end
     }
+    if (kind == "wandb") {  // the kill tore the last record in half
+      std::ofstream(wandb_file(only_wandb_run(root_ / "out" / "wandb")), std::ios::app | std::ios::binary)
+          << std::string("\x12\x34\x56\x00\x09", 5);
+    }
     auto r = info(cfg, 0, /*resumed=*/true);
     {
       auto log = vyolo::log::make_loggers(cfg, r);
