@@ -31,7 +31,7 @@ void bgr_to_chw_rgb(const cv::Mat& bgr, float* dst) {
 
 DataLoader::DataLoader(std::shared_ptr<const YoloDataset> ds, const HypConfig& hyp, AugmentOptions aug,
                        LoaderOptions opt)
-    : ds_(ds), aug_(ds, hyp, aug), opt_(std::move(opt)) {
+    : ds_(ds), aug_(ds, hyp, aug), opt_(std::move(opt)), hyp_mosaic_(hyp.mosaic) {
   if (opt_.batch_size < 1) throw UsageError("data.batch_size must be >= 1, got " + std::to_string(opt_.batch_size));
   if (opt_.num_workers < 0) throw UsageError("data.num_workers must be >= 0");
   opt_.prefetch = std::max(1, opt_.prefetch);
@@ -94,7 +94,7 @@ Batch DataLoader::make_batch(int epoch, int b, const std::shared_ptr<const std::
   const size_t hi = std::min(order->size(), lo + opt_.batch_size);
   Batch out;
   out.epoch = epoch, out.batch_index = b;
-  out.mosaic = aug_.options().augment && aug_.mosaic();
+  out.mosaic = aug_.options().augment && aug_.mosaic() && hyp_mosaic_ > 0;
   std::vector<Sample> samples;
   samples.reserve(hi - lo);
   for (size_t pos = lo; pos < hi; ++pos) {

@@ -77,6 +77,7 @@ class DataLoader {
   std::shared_ptr<const YoloDataset> ds_;
   Augmenter aug_;
   LoaderOptions opt_;
+  double hyp_mosaic_ = 0;
 
   std::mutex m_;
   std::condition_variable cv_work_, cv_ready_;

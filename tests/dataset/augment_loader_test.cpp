@@ -266,6 +266,24 @@ TEST(Augment, NegativesGetOnlyTheLetterboxWhenAugmentEmptyIsOff) {
     EXPECT_EQ(cv::norm(aug.get(i, 7).img, val.get(i, 0).img, cv::NORM_INF), 0);
   }
   EXPECT_EQ(negatives, 2);
+
+  // The same through the config tree key data.augment_empty.
+  set.cfg.tree = YAML::Load("data: {augment_empty: false}");
+  set.cfg.data.batch_size = 8;
+  auto loader = make_train_loader(set.cfg, [](const std::string&) {});
+  Batch b;
+  ASSERT_TRUE(loader->next(b));
+  int checked = 0;
+  for (int k = 0; k < b.n; ++k) {
+    if (!ds->info(b.indices[k]).labels.empty()) continue;
+    std::vector<float> expect(3 * 64 * 64);
+    bgr_to_chw_rgb(val.get(b.indices[k], 0).img, expect.data());
+    EXPECT_TRUE(std::equal(expect.begin(), expect.end(), b.images.begin() + k * expect.size()));
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
+  set.cfg.tree = YAML::Load("data: {augment_empty: maybe}");
+  EXPECT_THROW(make_train_loader(set.cfg, [](const std::string&) {}), UsageError);
 }
 
 TEST(Augment, MixupBlendsAndConcatenates) {
