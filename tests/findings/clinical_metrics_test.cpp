@@ -146,3 +146,38 @@ TEST(ClinicalMetrics, FrocOnConstructedCase) {
   EXPECT_THROW(froc(c, 3, 0), vyolo::UsageError);
   EXPECT_THROW(froc(c, 2, 2), vyolo::UsageError);  // hits 3 distinct lesions
 }
+
+TEST(ClinicalMetrics, AucEqualsMannWhitneyAndBestF1IsTheMaximumOnRandomTiedData) {
+  // Independent formulas: AUC = P(score_pos > score_neg) + 0.5 P(tie); best F1 = max over every cut.
+  uint32_t state = 12345;
+  auto next = [&] { return state = state * 1664525u + 1013904223u; };
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<double> s;
+    std::vector<int> y;
+    for (int i = 0; i < 60; ++i) {
+      y.push_back(int(next() % 3 == 0));
+      s.push_back(double(next() % 11) / 10.0);  // 11 levels: many ties
+    }
+    double wins = 0, pairs = 0;
+    for (size_t i = 0; i < s.size(); ++i)
+      for (size_t j = 0; j < s.size(); ++j)
+        if (y[i] == 1 && y[j] == 0) {
+          pairs += 1;
+          wins += s[i] > s[j] ? 1.0 : s[i] == s[j] ? 0.5 : 0.0;
+        }
+    ASSERT_GT(pairs, 0);
+    EXPECT_NEAR(roc_auc(s, y), wins / pairs, 1e-12) << trial;
+    double best = 0;
+    for (double t : s) best = std::max(best, metrics_at(s, y, t).f1);
+    EXPECT_NEAR(best_f1_point(s, y).f1, best, 1e-12) << trial;
+    // AP from its definition: sum over positives-ranked cuts of (recall step) * precision.
+    PrCurve pr = pr_curve(s, y);
+    double ap = 0, prev = 0;
+    for (size_t i = 0; i < pr.thresholds.size(); ++i) {
+      BinaryMetrics m = metrics_at(s, y, pr.thresholds[i]);
+      ap += (m.recall - prev) * m.precision;
+      prev = m.recall;
+    }
+    EXPECT_NEAR(average_precision(s, y), ap, 1e-12) << trial;
+  }
+}
