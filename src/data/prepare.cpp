@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "data/hu_window.h"
+#include "data/png_encode.h"
 #include "data/vertebra_labels.h"
 #include "data/volume.h"
 
@@ -119,14 +120,10 @@ cv::Mat fit(const cv::Mat& m, int size, int interp, double pad) {
   return out;
 }
 
+// HU -> HU + 32768, rounded to nearest, saturated.
 cv::Mat to_hu16(const cv::Mat& f) {
-  cv::Mat out(f.rows, f.cols, CV_16UC1);
-  for (int y = 0; y < f.rows; ++y) {
-    const float* s = f.ptr<float>(y);
-    uint16_t* d = out.ptr<uint16_t>(y);
-    for (int x = 0; x < f.cols; ++x)
-      d[x] = static_cast<uint16_t>(std::clamp(std::lround(s[x]) + kHuOffset, 0L, 65535L));
-  }
+  cv::Mat out;
+  f.convertTo(out, CV_16U, 1.0, kHuOffset);
   return out;
 }
 
@@ -306,7 +303,7 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
     for (int k = 0; k < ct.dims[2]; ++k)
       for (int j = 0; j < ct.dims[1]; ++j)
         for (int i = 0; i < ct.dims[0]; ++i) {
-          const int l = static_cast<int>(std::lround(vert.at(i, j, k)));
+          const int l = static_cast<int>(vert.at(i, j, k) + 0.5f);
           if (l <= 0) continue;
           if (l >= static_cast<int>(is_vert.size())) {
             const size_t old = is_vert.size();
@@ -355,7 +352,6 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
   }
 
   const fs::path img_dir = o.out / "images" / o.view, lbl_dir = o.out / "labels" / o.view;
-  std::vector<int> png_params = {cv::IMWRITE_PNG_COMPRESSION, o.png_compression};
   Slab slab{axis, &ct};
   PrepareStats& st = res.stats;
   for (const Region& r : regions) {
@@ -411,10 +407,8 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
         img = to_hu16(fit(hu, o.image_size, cv::INTER_LINEAR, mn));
         if (o.mode == "windowed") img = window_hu(img, o.hu_windows);
       }
-      std::vector<uchar> buf;
-      if (!cv::imencode(".png", img, buf, png_params)) throw RuntimeError("cannot encode PNG for " + c.id);
       const std::string name = slice_name(c.id, r.name, info.s);
-      write_file_atomic(img_dir / (name + ".png"), std::string(buf.begin(), buf.end()));
+      write_file_atomic(img_dir / (name + ".png"), encode_png(img, o.png_compression));
       std::string lines;
       for (const Box& b : info.boxes) lines += yolo_line(b, img.cols, img.rows) + "\n";
       write_file_atomic(lbl_dir / (name + ".txt"), lines);

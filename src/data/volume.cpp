@@ -97,19 +97,63 @@ double affine_distance(const Mat4& a, const Mat4& b) {
   return d;
 }
 
+// Inflates a whole .nii.gz (or reads a plain file: gzopen passes it through); throws on a corrupt/truncated stream.
+std::string inflate_all(const fs::path& path) {
+  gzFile f = gzopen(path.string().c_str(), "rb");
+  if (!f) throw RuntimeError(path.string() + ": cannot open");
+  gzbuffer(f, 1 << 18);
+  std::string out;
+  std::error_code ec;
+  const auto on_disk = fs::file_size(path, ec);
+  out.reserve(ec ? (1 << 20) : static_cast<size_t>(on_disk) * 3);
+  std::vector<char> buf(1 << 20);
+  int n;
+  while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) out.append(buf.data(), n);
+  int err = Z_OK;
+  const char* msg = gzerror(f, &err);
+  const std::string what = msg ? msg : "";
+  gzclose(f);
+  if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
+    throw RuntimeError(path.string() + ": corrupt or truncated gzip stream (" + what + ")");
+  return out;
+}
+
 Volume read_nifti(const fs::path& path) {
   const std::string name = path.string();
   if (!fs::exists(path)) throw RuntimeError(name + ": no such file");
   std::unique_ptr<nifti_image, NimDeleter> nim;
-  {
-    std::lock_guard<std::mutex> lock(g_nifti_mutex);
-    nifti_set_debug_level(0);
-    nim.reset(nifti_image_read(name.c_str(), 1));
+  // Fast path (a native-endian single-file NIfTI-1): inflate once, let niftilib interpret the header only.
+  std::string raw = inflate_all(path);
+  const void* data = nullptr;
+  nifti_1_header hdr;
+  if (raw.size() >= sizeof(hdr)) std::memcpy(&hdr, raw.data(), sizeof(hdr));
+  if (raw.size() >= sizeof(hdr) && hdr.sizeof_hdr == 348 && std::memcmp(hdr.magic, "n+1", 4) == 0) {
+    {
+      std::lock_guard<std::mutex> lock(g_nifti_mutex);
+      nifti_set_debug_level(0);
+      nim.reset(nifti_convert_nhdr2nim(hdr, name.c_str()));
+    }
+    if (!nim) throw RuntimeError(name + ": not a valid NIfTI-1 header");
+    const size_t offset = static_cast<size_t>(hdr.vox_offset < 352 ? 352 : hdr.vox_offset);
+    const size_t need = offset + static_cast<size_t>(nim->nvox) * nim->nbyper;
+    if (raw.size() < need)
+      throw RuntimeError(name + ": truncated file (" + std::to_string(raw.size()) + " of " + std::to_string(need) +
+                         " bytes)");
+    data = raw.data() + offset;
+  } else {
+    // Byte-swapped files, .hdr/.img pairs, ...: niftilib reads, the raw stream is checked separately.
+    raw.clear();
+    {
+      std::lock_guard<std::mutex> lock(g_nifti_mutex);
+      nifti_set_debug_level(0);
+      nim.reset(nifti_image_read(name.c_str(), 1));
+    }
+    if (!nim) throw RuntimeError(name + ": not a readable NIfTI file (corrupt or truncated)");
+    if (!nim->data) throw RuntimeError(name + ": NIfTI data could not be read (truncated file?)");
+    check_raw(path, static_cast<size_t>(nim->iname_offset), static_cast<size_t>(nim->nvox) * nim->nbyper,
+              nim->datatype, nim->byteorder != nifti_short_order());
+    data = nim->data;
   }
-  if (!nim) throw RuntimeError(name + ": not a readable NIfTI file (corrupt or truncated)");
-  if (!nim->data) throw RuntimeError(name + ": NIfTI data could not be read (truncated file?)");
-  check_raw(path, static_cast<size_t>(nim->iname_offset), static_cast<size_t>(nim->nvox) * nim->nbyper,
-            nim->datatype, nim->byteorder != nifti_short_order());
   if (nim->ndim < 2 || nim->ndim > 5)
     throw RuntimeError(name + ": unsupported NIfTI dimensionality " + std::to_string(nim->ndim));
   for (int d = 4; d <= 7; ++d)
@@ -123,19 +167,24 @@ Volume read_nifti(const fs::path& path) {
   v.voxels.resize(n);
   float* dst = v.voxels.data();
   switch (nim->datatype) {
-    case DT_UINT8: convert<uint8_t>(nim->data, n, dst); break;
-    case DT_INT8: convert<int8_t>(nim->data, n, dst); break;
-    case DT_INT16: convert<int16_t>(nim->data, n, dst); break;
-    case DT_UINT16: convert<uint16_t>(nim->data, n, dst); break;
-    case DT_INT32: convert<int32_t>(nim->data, n, dst); break;
-    case DT_UINT32: convert<uint32_t>(nim->data, n, dst); break;
-    case DT_INT64: convert<int64_t>(nim->data, n, dst); break;
-    case DT_UINT64: convert<uint64_t>(nim->data, n, dst); break;
-    case DT_FLOAT32: convert<float>(nim->data, n, dst); break;
-    case DT_FLOAT64: convert<double>(nim->data, n, dst); break;
+    case DT_UINT8: convert<uint8_t>(data, n, dst); break;
+    case DT_INT8: convert<int8_t>(data, n, dst); break;
+    case DT_INT16: convert<int16_t>(data, n, dst); break;
+    case DT_UINT16: convert<uint16_t>(data, n, dst); break;
+    case DT_INT32: convert<int32_t>(data, n, dst); break;
+    case DT_UINT32: convert<uint32_t>(data, n, dst); break;
+    case DT_INT64: convert<int64_t>(data, n, dst); break;
+    case DT_UINT64: convert<uint64_t>(data, n, dst); break;
+    case DT_FLOAT32: convert<float>(data, n, dst); break;
+    case DT_FLOAT64: convert<double>(data, n, dst); break;
     default:
       throw RuntimeError(name + ": unsupported NIfTI datatype " + std::to_string(nim->datatype));
   }
+  raw = std::string();
+  if (nim->datatype == DT_FLOAT32 || nim->datatype == DT_FLOAT64)
+    for (size_t i = 0; i < n; ++i)
+      if (!std::isfinite(dst[i]))
+        throw RuntimeError(name + ": NaN or infinite voxel values (first at voxel " + std::to_string(i) + ")");
   if (nim->scl_slope != 0 && std::isfinite(nim->scl_slope) &&
       (nim->scl_slope != 1.0f || nim->scl_inter != 0.0f)) {
     const double s = nim->scl_slope, b = std::isfinite(nim->scl_inter) ? nim->scl_inter : 0.0;
