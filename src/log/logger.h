@@ -6,8 +6,8 @@
 // Use from the trainer:
 //   auto log = vyolo::log::make_loggers(cfg, info);   // before training: throws if the log dir is unwritable
 //   log->run_start(info);
-//   each optimizer step:  log->scalars(global_step, {{"train_step/box_loss", ...}});  // kept every log_freq steps;
-//                         use keys distinct from the epoch keys, which TensorBoard plots against the epoch
+//   each optimizer step:  log->scalars(global_step, {{"train/box_loss", ...}});  // every log_freq-th step reaches
+//                         TensorBoard/W&B as "step/train/box_loss" (x = step), apart from the epoch series (x = epoch)
 //   previews:             log->image(epoch, "train/batch_preview", bgr);
 //   after validation:     log->epoch_end(epoch_1_based, row);  // results.csv row; add "sys/gpu_mem_gb" on CUDA
 //   best checkpoint:      log->file(best_path, "model");       // copied into the W&B run when save_model
@@ -39,7 +39,7 @@ class Logger {
  public:
   virtual ~Logger() = default;
   virtual void run_start(const RunInfo& info) = 0;
-  // Scalars at a global step (optimizer step for per-step logs, epoch for epoch summaries).
+  // Per-step scalars at the global optimizer step; trackers keep every logging.wandb.log_freq-th as "step/<key>".
   virtual void scalars(int64_t step, const std::map<std::string, double>& values) = 0;
   // An image (BGR, 8-bit) such as a training-batch preview or validation predictions.
   virtual void image(int64_t step, const std::string& tag, const cv::Mat& bgr) = 0;

@@ -59,10 +59,13 @@ class CompositeLogger : public Logger {
   void run_start(const RunInfo& info) override {
     each([&](Logger& l) { l.run_start(info); });
   }
-  // Per-step scalars reach the trackers every log_freq steps.
+  // Per-step scalars reach the trackers every log_freq steps, as "step/<key>": the trainer logs the same keys per step
+  // and per epoch, and one TensorBoard tag (or W&B chart) must not mix optimizer steps with epochs on its x axis.
   void scalars(int64_t step, const std::map<std::string, double>& v) override {
     if (log_freq_ > 1 && step % log_freq_ != 0) return;
-    for (auto& l : trackers_) l->scalars(step, v);
+    std::map<std::string, double> named;
+    for (const auto& [k, x] : v) named[k.rfind("step/", 0) == 0 ? k : "step/" + k] = x;
+    for (auto& l : trackers_) l->scalars(step, named);
   }
   void image(int64_t step, const std::string& tag, const cv::Mat& bgr) override {
     for (auto& l : trackers_) l->image(step, tag, bgr);

@@ -114,7 +114,7 @@ class LogTest : public ::testing::Test {
     for (int epoch = from; epoch <= to; ++epoch) {
       for (int s = 1; s <= 4; ++s) {
         int64_t step = (epoch - 1) * 4 + s;
-        log.scalars(step, {{"train_step/loss", 10.0 / step}});
+        log.scalars(step, {{"train/box_loss", 10.0 / step}});
       }
       if (epoch == 1) {
         cv::Mat img(24, 32, CV_8UC3, cv::Scalar(30, 60, 90));
@@ -245,10 +245,13 @@ TEST_F(LogTest, TensorBoardRunMatchesResultsCsv) {
   }
   EXPECT_EQ(compared, 3 * 14);
   // Per-step scalars every log_freq (5) steps: 5 and 10 of steps 1..12.
-  std::vector<int64_t> steps;
-  for (const auto& s : tb.scalars)
-    if (s.tag == "train_step/loss") steps.push_back(s.step);
+  std::vector<int64_t> steps, epochs;
+  for (const auto& s : tb.scalars) {
+    if (s.tag == "step/train/box_loss") steps.push_back(s.step);
+    if (s.tag == "train/box_loss") epochs.push_back(s.step);
+  }
   EXPECT_EQ(steps, (std::vector<int64_t>{5, 10}));
+  EXPECT_EQ(epochs, (std::vector<int64_t>{1, 2, 3}));
   // System metrics each epoch.
   int sys = 0;
   for (const auto& s : tb.scalars) sys += s.tag == "sys/rss_gb" && s.value > 0;
@@ -336,7 +339,8 @@ TEST_F(LogTest, WandbOfflineRun) {
   EXPECT_EQ(epoch_rows, 3);
   int step_rows = 0, image_rows = 0;
   for (auto& row : wb.history) {
-    step_rows += row.count("train_step/loss");
+    step_rows += row.count("step/train/box_loss");
+    if (row.count("step/train/box_loss")) EXPECT_FALSE(row.count("train/box_loss"));
     if (row.count("train/batch_preview")) {
       ++image_rows;
       auto img = json::parse(row["train/batch_preview"]);
@@ -587,7 +591,7 @@ TEST_F(LogTest, FullDiskStopsLoggingWithOneWarning) {
   ::testing::internal::CaptureStderr();
   EXPECT_NO_THROW({
     for (int e = 2; e <= 60; ++e) {
-      for (int s = 0; s < 20; ++s) log->scalars(e * 100 + s * 5, {{"train_step/loss", 1.0}});
+      for (int s = 0; s < 20; ++s) log->scalars(e * 100 + s * 5, {{"train/box_loss", 1.0}});
       log->epoch_end(e, epoch_row(e));
     }
     log->run_end(kFinal, 0);
