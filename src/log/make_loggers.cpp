@@ -78,7 +78,10 @@ class CompositeLogger : public Logger {
   void file(const std::filesystem::path& path, const std::string& kind) override {
     each([&](Logger& l) { l.file(path, kind); });
   }
+  // Once: a second call (an error path after a normal end) must not append a second exit record.
   void run_end(const std::map<std::string, double>& m, int code) override {
+    if (ended_) return;
+    ended_ = true;
     each([&](Logger& l) { l.run_end(m, code); });
   }
 
@@ -89,6 +92,7 @@ class CompositeLogger : public Logger {
     for (auto& l : trackers_) f(*l);
   }
   int log_freq_;
+  bool ended_ = false;
   SystemSampler sampler_;
   std::vector<std::unique_ptr<Logger>> always_, trackers_;
 };

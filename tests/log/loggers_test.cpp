@@ -283,6 +283,7 @@ TEST_F(LogTest, WandbOfflineRun) {
   {
     auto log = vyolo::log::make_loggers(cfg, i);
     train(*log, i, 1, 3);
+    log->run_end(kFinal, 1);  // ignored: the run already ended
   }
   fs::path run = only_wandb_run(root_ / "out" / "wandb");
   std::string dir = run.filename().string();
