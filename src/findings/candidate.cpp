@@ -35,10 +35,20 @@ SliceGeometry make_slice_geometry(View view, std::array<int, 3> dims, std::array
   g.spacing = spacing;
   switch (view) {
     case View::Axial: g.slice_axis = 2, g.u_axis = 0, g.v_axis = 1; break;
-    case View::Coronal: g.slice_axis = 1, g.u_axis = 0, g.v_axis = 2; break;
-    case View::Sagittal: g.slice_axis = 0, g.u_axis = 1, g.v_axis = 2; break;
+    case View::Coronal: g.slice_axis = 1, g.u_axis = 0, g.v_axis = 2, g.flip_v = true; break;
+    case View::Sagittal: g.slice_axis = 0, g.u_axis = 1, g.v_axis = 2, g.flip_v = true; break;
   }
   return g;
+}
+
+void set_letterbox(SliceGeometry& g, int image_size) {
+  if (image_size <= 0) throw UsageError("letterbox: image size must be positive");
+  const int cols = g.dims[size_t(g.u_axis)], rows = g.dims[size_t(g.v_axis)];
+  if (cols <= 0 || rows <= 0) throw UsageError("letterbox: slice geometry has no dims");
+  g.scale = double(image_size) / std::max(cols, rows);
+  const int w = std::max(1, int(std::lround(cols * g.scale))), h = std::max(1, int(std::lround(rows * g.scale)));
+  g.pad_u = (image_size - w) / 2;
+  g.pad_v = (image_size - h) / 2;
 }
 
 void slice_box_to_voxels(const SliceGeometry& g, int slice, const SliceBox& b, std::array<double, 3>& lo,

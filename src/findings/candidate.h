@@ -32,9 +32,13 @@ struct SliceGeometry {
   bool flip_u = false, flip_v = false;         // image column 0 is the last voxel of u_axis (resp. rows)
   double scale = 1, pad_u = 0, pad_v = 0;      // pixel = c' * scale + pad, c' = flip ? dim - c : c (letterbox)
 };
-// Default axes: axial (u=x, v=y, slice=z), coronal (u=x, v=z, slice=y), sagittal (u=y, v=z, slice=x), no flips.
-// Set flip_* / scale / pad to match how src/data cut and resized the slices.
+// The axes src/data's prepare cuts slices with (canonical LPS volume): axial (u=x, v=y, slice=z), coronal (u=x, v=z,
+// slice=y) and sagittal (u=y, v=z, slice=x), coronal and sagittal rows running from superior down (flip_v). No
+// letterbox; see set_letterbox.
 SliceGeometry make_slice_geometry(View view, std::array<int, 3> dims, std::array<double, 3> spacing);
+// Sets scale/pad for a whole slice letterboxed to image_size x image_size as src/data does (longer side scaled to
+// image_size, centred; pad = (image_size - round(len * scale)) / 2, integer division).
+void set_letterbox(SliceGeometry& g, int image_size);
 
 // A detection on one slice, in the slice image's pixel coordinates.
 struct SliceBox {

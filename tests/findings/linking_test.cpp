@@ -106,6 +106,23 @@ TEST(Linking, CoronalFlipAndLetterboxMapToVoxels) {
   EXPECT_EQ(hi, (std::array<double, 3>{20, 8, 30}));
   std::map<int, std::vector<SliceBox>> in{{47, {box(0, 0, 10, 10, 1)}}, {48, {box(0, 0, 10, 10, 1)}}};
   EXPECT_THROW(link_slices(in, g), vyolo::UsageError);  // only 48 coronal slices
+  EXPECT_TRUE(make_slice_geometry(View::Sagittal, {64, 48, 40}, {1, 1, 1}).flip_v);
+  EXPECT_FALSE(make_slice_geometry(View::Axial, {64, 48, 40}, {1, 1, 1}).flip_v);
+}
+
+TEST(Linking, LetterboxLikeSrcData) {
+  // A 100 (x) by 50 (z) coronal slice letterboxed to 256: scale 2.56, 256 x 128 placed at row 64.
+  SliceGeometry g = make_slice_geometry(View::Coronal, {100, 30, 50}, {1, 1, 1});
+  set_letterbox(g, 256);
+  EXPECT_DOUBLE_EQ(g.scale, 2.56);
+  EXPECT_DOUBLE_EQ(g.pad_u, 0);
+  EXPECT_DOUBLE_EQ(g.pad_v, 64);
+  std::array<double, 3> lo, hi;
+  slice_box_to_voxels(g, 3, box(25.6, 64, 51.2, 89.6, 1), lo, hi);  // x 10..20, rows 0..10 -> z 40..50
+  EXPECT_NEAR(lo[0], 10, 1e-9);
+  EXPECT_NEAR(hi[0], 20, 1e-9);
+  EXPECT_NEAR(lo[2], 40, 1e-9);
+  EXPECT_NEAR(hi[2], 50, 1e-9);
 }
 
 TEST(Linking, FusionAcrossModelsAveragesWithAbsentModelsAsZero) {
@@ -136,7 +153,7 @@ TEST(Linking, AxialAndCoronalViewsFuseIn3D) {
   // One fracture at x 10..20, y 20..30, z 10..14 seen in both views.
   std::map<int, std::vector<SliceBox>> ax, co;
   for (int z = 10; z < 14; ++z) ax[z] = {box(10, 20, 20, 30, 0.8)};
-  for (int y = 20; y < 30; ++y) co[y] = {box(10, 10, 20, 14, 0.6)};
+  for (int y = 20; y < 30; ++y) co[y] = {box(10, 26, 20, 30, 0.6)};  // rows from the top: z = 40 - row
   auto a = link_slices(ax, axial());
   auto c = link_slices(co, make_slice_geometry(View::Coronal, {64, 64, 40}, {0.5, 0.5, 2.0}));
   ASSERT_EQ(a.size(), 1u);
