@@ -31,6 +31,8 @@ namespace {
 struct CaseInput {
   std::string id;
   fs::path dir, ct, vertebrae, fracture;  // empty when absent
+  fs::path mask_dir;                      // upstream slice layout: <view>_mask/<case>
+  bool slice_layout = false;
 };
 
 fs::path first_existing(const fs::path& dir, std::initializer_list<const char*> names) {
@@ -51,8 +53,35 @@ CaseInput describe_case(const fs::path& dir) {
   return c;
 }
 
-std::vector<CaseInput> find_cases(const fs::path& source) {
+// The upstream slice layout: [slice_train/]<view>/<case>/<vertebra>/slice_NNN.nii with masks in <view>_mask/.
+std::vector<CaseInput> find_slice_cases(const fs::path& source, const std::string& view) {
+  for (const fs::path& root : {source / "slice_train", source}) {
+    if (!fs::is_directory(root / view)) continue;
+    std::vector<fs::path> dirs;
+    for (auto& e : fs::directory_iterator(root / view))
+      if (e.is_directory() && e.path().filename().string()[0] != '.') dirs.push_back(e.path());
+    std::sort(dirs.begin(), dirs.end());
+    std::vector<CaseInput> cases;
+    for (auto& d : dirs) {
+      CaseInput c;
+      c.dir = d;
+      c.id = d.filename().string();
+      std::replace(c.id.begin(), c.id.end(), '_', '-');
+      c.mask_dir = root / (view + "_mask") / d.filename();
+      c.slice_layout = true;
+      cases.push_back(c);
+    }
+    return cases;
+  }
+  return {};
+}
+
+std::vector<CaseInput> find_cases(const fs::path& source, const std::string& view) {
   if (!fs::is_directory(source)) throw RuntimeError("prepare: source " + source.string() + " is not a folder");
+  {
+    auto sl = find_slice_cases(source, view);
+    if (!sl.empty()) return sl;
+  }
   CaseInput self = describe_case(source);
   if (!self.ct.empty()) return {self};
   std::vector<CaseInput> cases;
@@ -146,8 +175,8 @@ json file_sig(const fs::path& p) {
   if (fs::is_directory(p)) {
     uintmax_t total = 0;
     long n = 0;
-    for (auto& e : fs::directory_iterator(p, ec))
-      if (e.is_regular_file()) total += e.file_size(), ++n;
+    for (auto it = fs::recursive_directory_iterator(p, ec); it != fs::recursive_directory_iterator(); ++it)
+      if (it->is_regular_file()) total += it->file_size(), ++n;
     j["files"] = n;
     j["bytes"] = total;
   } else {
@@ -174,8 +203,9 @@ std::string fingerprint(const CaseInput& c, const PrepareOptions& o) {
     j["hu_windows"] = {o.hu_windows.bone.min, o.hu_windows.bone.max, o.hu_windows.soft_tissue.min,
                        o.hu_windows.soft_tissue.max, o.hu_windows.wide.min, o.hu_windows.wide.max};
   j["rules"] = {o.rules.min_side, o.rules.min_area, o.rules.max_aspect};
-  for (const fs::path* p : {&c.ct, &c.vertebrae, &c.fracture})
-    if (!p->empty()) j["inputs"].push_back(file_sig(*p));
+  for (const fs::path* p : {&c.ct, &c.vertebrae, &c.fracture, &c.dir, &c.mask_dir})
+    if (!p->empty() && (p == &c.ct || p == &c.vertebrae || p == &c.fracture || c.slice_layout))
+      j["inputs"].push_back(file_sig(*p));
   return j.dump();
 }
 
@@ -274,7 +304,105 @@ struct CaseResult {
   std::vector<std::string> files;
 };
 
+// Writes one slice image and its label file, and counts them.
+void emit(CaseResult& res, const std::string& name, const cv::Mat& img, const std::vector<Box>& boxes,
+          const PrepareOptions& o) {
+  write_file_atomic(o.out / "images" / o.view / (name + ".png"), encode_png(img, o.png_compression));
+  std::string lines;
+  for (const Box& b : boxes) lines += yolo_line(b, img.cols, img.rows) + "\n";
+  write_file_atomic(o.out / "labels" / o.view / (name + ".txt"), lines);
+  res.files.push_back(name);
+  PrepareStats& st = res.stats;
+  ++st.slices;
+  st.slices_with_fracture += !boxes.empty();
+  st.boxes += static_cast<long>(boxes.size());
+  st.rules.kept += static_cast<long>(boxes.size());
+  ++st.boxes_per_slice[static_cast<int>(boxes.size())];
+  for (const Box& b : boxes) st.box_w.push_back(b.w()), st.box_h.push_back(b.h());
+}
+
+// Keeps every positive slice and at most max_negatives negatives (seeded choice), ordered by slice index.
+template <typename T>
+std::vector<T> cap_negatives(std::vector<T> pos, std::vector<T> neg, const PrepareOptions& o, const std::string& key) {
+  if (o.max_negatives >= 0 && static_cast<int>(neg.size()) > o.max_negatives) {
+    std::mt19937_64 g(o.seed ^ fnv(key));
+    for (size_t i = neg.size(); i > 1; --i) std::swap(neg[i - 1], neg[g() % i]);
+    neg.resize(o.max_negatives);
+  }
+  pos.insert(pos.end(), std::make_move_iterator(neg.begin()), std::make_move_iterator(neg.end()));
+  std::sort(pos.begin(), pos.end(), [](const T& a, const T& b) { return a.s < b.s; });
+  return pos;
+}
+
+// 2-D NIfTI slice (upstream layout) -> CV_32F rows = second axis, cols = first axis, as stored.
+cv::Mat read_slice(const fs::path& p) {
+  Volume v = read_nifti(p);
+  if (v.dims[2] != 1) throw RuntimeError(p.string() + ": expected a 2-D slice, got " + std::to_string(v.dims[2]) +
+                                         " slices");
+  return cv::Mat(v.dims[1], v.dims[0], CV_32FC1, v.voxels.data()).clone();
+}
+
+CaseResult process_slice_case(const CaseInput& c, const PrepareOptions& o) {
+  if (o.mode == "slab") throw RuntimeError(c.dir.string() + ": mode=slab needs volumes, not single slices");
+  CaseResult res;
+  std::vector<fs::path> verts;
+  for (auto& e : fs::directory_iterator(c.dir))
+    if (e.is_directory()) verts.push_back(e.path());
+  std::sort(verts.begin(), verts.end());
+  if (verts.empty()) throw RuntimeError(c.dir.string() + ": no vertebra folders with slices");
+  struct SliceInfo {
+    int s;
+    fs::path file;
+    std::vector<Box> boxes;
+  };
+  for (const fs::path& vd : verts) {
+    std::string vname = vd.filename().string();
+    std::replace(vname.begin(), vname.end(), '_', '-');
+    std::vector<SliceInfo> pos, neg;
+    BoxCounts counts;
+    std::vector<fs::path> files;
+    for (auto& e : fs::directory_iterator(vd)) {
+      const std::string n = e.path().filename().string();
+      if (e.is_regular_file() && (n.size() > 4 && (n.substr(n.size() - 4) == ".nii" || n.substr(n.size() - 7) == ".nii.gz")))
+        files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (size_t f = 0; f < files.size(); ++f) {
+      const std::string n = files[f].filename().string();
+      const auto d0 = n.find_first_of("0123456789");
+      SliceInfo info{d0 == std::string::npos ? static_cast<int>(f) : std::atoi(n.c_str() + d0), files[f], {}};
+      const fs::path mask = c.mask_dir / vd.filename() / n;
+      if (fs::exists(mask)) {
+        cv::Mat m = read_slice(mask);
+        cv::Mat hu = read_slice(files[f]);
+        if (m.size() != hu.size())
+          throw RuntimeError(mask.string() + ": mask shape differs from its slice " + files[f].string());
+        cv::Mat m16;
+        m.convertTo(m16, CV_16U);
+        info.boxes = mask_to_boxes(fit(m16, o.image_size, cv::INTER_NEAREST, 0), o.rules, &counts);
+      } else if (!o.allow_unlabeled) {
+        throw RuntimeError(mask.string() + ": missing fracture mask slice (pass allow_unlabeled=true to treat "
+                           "slices without mask as fracture-free)");
+      }
+      (info.boxes.empty() ? neg : pos).push_back(std::move(info));
+    }
+    res.stats.rules.grown += counts.grown;
+    res.stats.rules.dropped_area += counts.dropped_area;
+    res.stats.rules.dropped_aspect += counts.dropped_aspect;
+    for (const SliceInfo& info : cap_negatives(std::move(pos), std::move(neg), o, c.id + "_" + vname)) {
+      cv::Mat hu = read_slice(info.file);
+      double mn;
+      cv::minMaxLoc(hu, &mn, nullptr);
+      cv::Mat img = to_hu16(fit(hu, o.image_size, cv::INTER_LINEAR, mn));
+      if (o.mode == "windowed") img = window_hu(img, o.hu_windows);
+      emit(res, slice_name(c.id, vname, info.s), img, info.boxes, o);
+    }
+  }
+  return res;
+}
+
 CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
+  if (c.slice_layout) return process_slice_case(c, o);
   CaseResult res;
   if (c.ct.empty()) throw RuntimeError(c.dir.string() + ": no CT (ct.nii.gz, ct.nii, ct/ or dicom/)");
   const bool need_vert = o.crop == "vertebra" || o.keep == "vertebrae";
@@ -351,7 +479,6 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
     regions.push_back(r);
   }
 
-  const fs::path img_dir = o.out / "images" / o.view, lbl_dir = o.out / "labels" / o.view;
   Slab slab{axis, &ct};
   PrepareStats& st = res.stats;
   for (const Region& r : regions) {
@@ -380,14 +507,7 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
       }
       (info.boxes.empty() ? neg : pos).push_back(std::move(info));
     }
-    if (o.max_negatives >= 0 && static_cast<int>(neg.size()) > o.max_negatives) {
-      std::mt19937_64 g(o.seed ^ fnv(c.id + "_" + r.name));
-      for (size_t i = neg.size(); i > 1; --i) std::swap(neg[i - 1], neg[g() % i]);
-      neg.resize(o.max_negatives);
-    }
-    std::vector<SliceInfo> keep = std::move(pos);
-    keep.insert(keep.end(), std::make_move_iterator(neg.begin()), std::make_move_iterator(neg.end()));
-    std::sort(keep.begin(), keep.end(), [](const SliceInfo& a, const SliceInfo& b) { return a.s < b.s; });
+    const std::vector<SliceInfo> keep = cap_negatives(std::move(pos), std::move(neg), o, c.id + "_" + r.name);
     st.rules.grown += counts.grown;
     st.rules.dropped_area += counts.dropped_area;
     st.rules.dropped_aspect += counts.dropped_aspect;
@@ -407,18 +527,7 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
         img = to_hu16(fit(hu, o.image_size, cv::INTER_LINEAR, mn));
         if (o.mode == "windowed") img = window_hu(img, o.hu_windows);
       }
-      const std::string name = slice_name(c.id, r.name, info.s);
-      write_file_atomic(img_dir / (name + ".png"), encode_png(img, o.png_compression));
-      std::string lines;
-      for (const Box& b : info.boxes) lines += yolo_line(b, img.cols, img.rows) + "\n";
-      write_file_atomic(lbl_dir / (name + ".txt"), lines);
-      res.files.push_back(name);
-      ++st.slices;
-      st.slices_with_fracture += !info.boxes.empty();
-      st.boxes += static_cast<long>(info.boxes.size());
-      st.rules.kept += static_cast<long>(info.boxes.size());
-      ++st.boxes_per_slice[static_cast<int>(info.boxes.size())];
-      for (const Box& b : info.boxes) st.box_w.push_back(b.w()), st.box_h.push_back(b.h());
+      emit(res, slice_name(c.id, r.name, info.s), img, info.boxes, o);
     }
   }
   return res;
@@ -470,7 +579,7 @@ void validate(const PrepareOptions& o) {
 PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log) {
   validate(o);
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<CaseInput> cases = find_cases(o.source);
+  const std::vector<CaseInput> cases = find_cases(o.source, o.view);
   if (cases.empty()) throw RuntimeError("prepare: no case folders in " + o.source.string());
   {
     std::set<std::string> ids;

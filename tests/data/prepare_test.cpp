@@ -349,3 +349,55 @@ TEST(Prepare, RealCtExamplesNiftiAndDicom) {
   }
   fs::remove_all(o.out);
 }
+
+TEST(Prepare, UpstreamSliceLayoutIsAccepted) {
+  fs::path src = temp_dir("slices_src");
+  PhantomCase pc = make_phantom_case(2, 42);  // fractured
+  ASSERT_FALSE(pc.fractures.empty());
+  // slice_train/axial/<case>/<vertebra>/slice_NNN.nii and axial_mask/... for every slice of the fractured vertebra.
+  const int label = pc.fractures[0].vertebra_label;
+  int k0 = 1 << 30, k1 = -1;
+  for (int k = 0; k < pc.ct.dims[2]; ++k)
+    for (int j = 0; j < 128; ++j)
+      for (int i = 0; i < 128; ++i)
+        if (pc.vertebrae.at(i, j, k) == label) k0 = std::min(k0, k), k1 = std::max(k1, k);
+  auto slice_of = [](const Volume& v, int k) {
+    Volume s;
+    s.dims = {v.dims[0], v.dims[1], 1};
+    s.affine = make_affine({1, 1, 1});
+    s.voxels.assign(v.voxels.begin() + v.index(0, 0, k), v.voxels.begin() + v.index(0, 0, k + 1));
+    return s;
+  };
+  for (int k = k0; k <= k1; ++k) {
+    char n[32];
+    std::snprintf(n, sizeof n, "slice_%03d.nii", k);
+    write_nifti(slice_of(pc.ct, k), src / "slice_train/axial/sub-phantom002/L1" / n, 4);
+    write_nifti(slice_of(pc.fracture, k), src / "slice_train/axial_mask/sub-phantom002/L1" / n, 2);
+  }
+  PrepareOptions o;
+  o.source = src;
+  o.out = temp_dir("slices_out");
+  o.image_size = 0;
+  std::ostringstream log;
+  PrepareStats s = prepare_dataset(o, &log);
+  ASSERT_TRUE(s.failures.empty()) << log.str();
+  EXPECT_EQ(s.slices, k1 - k0 + 1);
+  long expect_boxes = 0;
+  for (int k = k0; k <= k1; ++k) {
+    Volume m = slice_of(pc.fracture, k);
+    cv::Mat m16;
+    cv::Mat(128, 128, CV_32FC1, m.voxels.data()).convertTo(m16, CV_16U);
+    const auto boxes = mask_to_boxes(m16);
+    expect_boxes += static_cast<long>(boxes.size());
+    char n[64];
+    std::snprintf(n, sizeof n, "sub-phantom002_L1_slice_%03d", k);
+    EXPECT_EQ(read_boxes(o.out / "labels/axial" / (std::string(n) + ".txt")).size(), boxes.size()) << n;
+    cv::Mat img = cv::imread((o.out / "images/axial" / (std::string(n) + ".png")).string(), cv::IMREAD_UNCHANGED);
+    ASSERT_EQ(img.type(), CV_16UC1);
+    EXPECT_EQ(img.at<uint16_t>(60, 70) - 32768, static_cast<int>(pc.ct.at(70, 60, k))) << n;
+  }
+  EXPECT_EQ(s.boxes, expect_boxes);
+  EXPECT_GT(expect_boxes, 0);
+  fs::remove_all(src);
+  fs::remove_all(o.out);
+}
