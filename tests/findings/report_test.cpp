@@ -210,24 +210,3 @@ TEST(LabelVolume, KeepsInputAffineAndPutsCandidateWhereItsBoxesWere) {
   EXPECT_THROW(candidate_label_volume(f.candidates, rotated, input), vyolo::RuntimeError);
   fs::remove_all(d);
 }
-
-TEST(LabelVolume, RealTotalSegmentatorMaskNamesVertebrae) {
-  fs::path dir = vyolo::shared_dir();
-  if (dir.empty() || !fs::exists(dir / "data/ct_spine_examples/totalseg_example_ct/vertebrae_mask.nii.gz"))
-    GTEST_SKIP() << "../shared/data/ct_spine_examples is not available";
-  Volume mask = vyolo::to_canonical(
-      vyolo::read_nifti(dir / "data/ct_spine_examples/totalseg_example_ct/vertebrae_mask.nii.gz"));
-  // A candidate filling L1's bounding box must be assigned to L1; the mask holds S1, L5..L1, T12, T11.
-  StudyFindings probe = assign_vertebrae({}, &mask, mask.dims, mask.spacing, {LabelScheme::TotalSeg});
-  std::vector<std::string> names;
-  for (const auto& v : probe.vertebrae) names.push_back(v.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"}));
-  const VoxelBox& l1 = probe.vertebrae[2].extent;
-  Candidate c;
-  c.id = 1;
-  c.score = 0.7;
-  for (int a = 0; a < 3; ++a) c.lo[size_t(a)] = l1.lo[size_t(a)], c.hi[size_t(a)] = l1.hi[size_t(a)] + 1;
-  StudyFindings f = assign_vertebrae({c}, &mask, mask.dims, mask.spacing, {LabelScheme::TotalSeg});
-  EXPECT_EQ(f.candidates[0].vertebra, "L1");
-  EXPECT_DOUBLE_EQ(f.vertebrae[2].probability, 0.7);
-}
