@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -400,4 +401,21 @@ TEST(Prepare, UpstreamSliceLayoutIsAccepted) {
   EXPECT_GT(expect_boxes, 0);
   fs::remove_all(src);
   fs::remove_all(o.out);
+}
+
+TEST(Prepare, BadOptionsAreUsageErrors) {
+  PrepareOptions o;
+  o.source = "/nonexistent";
+  o.out = "/tmp/x";
+  EXPECT_NO_THROW(validate(o));
+  for (auto bad : std::vector<std::function<void(PrepareOptions&)>>{
+           [](PrepareOptions& p) { p.view = "oblique"; }, [](PrepareOptions& p) { p.mode = "jpeg"; },
+           [](PrepareOptions& p) { p.crop = "body"; }, [](PrepareOptions& p) { p.keep = "some"; },
+           [](PrepareOptions& p) { p.margin = -1; }, [](PrepareOptions& p) { p.workers = 0; },
+           [](PrepareOptions& p) { p.vertebra_labels = "nnunet"; }, [](PrepareOptions& p) { p.source.clear(); }}) {
+    PrepareOptions p = o;
+    bad(p);
+    EXPECT_THROW(validate(p), UsageError);
+  }
+  EXPECT_THROW(prepare_dataset(o, nullptr), RuntimeError);  // source folder missing
 }

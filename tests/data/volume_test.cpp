@@ -1,5 +1,6 @@
 #include "data/volume.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -171,4 +172,29 @@ TEST(Volume, NiftiNanVoxelsAreAnError) {
     }
   }
   fs::remove_all(dir);
+}
+
+TEST(Volume, RealExamplesReadAsTheirReadmeSays) {
+  const fs::path shared = shared_dir();
+  const fs::path src = shared / "data/ct_spine_examples";
+  if (shared.empty() || !fs::is_directory(src)) GTEST_SKIP() << "../shared/data/ct_spine_examples not available";
+  Volume n = read_volume(src / "totalseg_example_ct/ct.nii.gz");
+  EXPECT_EQ(n.dims, (std::array<int, 3>{122, 101, 112}));
+  for (double s : n.spacing) EXPECT_NEAR(s, 3.0, 1e-4);
+  float mn = 1e9f, mx = -1e9f;
+  for (float v : n.voxels) mn = std::min(mn, v), mx = std::max(mx, v);
+  EXPECT_EQ(mn, -1207.0f);
+  EXPECT_EQ(mx, 3382.0f);
+  // JPEG-2000 DICOM series: 20 slices of 512 x 512, rescale intercept -1024 applied (air at -1024 HU).
+  Volume d = read_volume(src / "totalseg_example_ct_dicom/dicom");
+  EXPECT_EQ(d.dims, (std::array<int, 3>{512, 512, 20}));
+  EXPECT_NEAR(d.spacing[0], 0.977, 1e-3);
+  EXPECT_NEAR(d.spacing[2], 2.0, 1e-3);
+  mn = 1e9f;
+  for (float v : d.voxels) mn = std::min(mn, v);
+  EXPECT_EQ(mn, -1024.0f);
+  // Its mask is stored with a flipped j axis; on the canonical grid both coincide.
+  Volume m = read_volume(src / "totalseg_example_ct_dicom/multilabel_mask.nii.gz");
+  EXPECT_GT(affine_distance(m.affine, d.affine), 1.0);
+  EXPECT_LT(affine_distance(to_canonical(m).affine, to_canonical(d).affine), 1e-2);
 }
