@@ -134,12 +134,13 @@ cv::Mat extract(const Volume& v, int axis, int s, const Region& r) {
   return m;
 }
 
-// Letterbox to size x size: longer side scaled to `size`, centred, padded with `pad`.
-cv::Mat fit(const cv::Mat& m, int size, int interp, double pad) {
+// Letterbox to size x size: the physically longer side (row/column spacing sy/sx in mm) scaled to `size`, so that
+// coronal and sagittal slices of anisotropic volumes keep their proportions; centred, padded with `pad`.
+cv::Mat fit(const cv::Mat& m, int size, int interp, double pad, double sy = 1, double sx = 1) {
   if (size <= 0) return m;
-  const double s = static_cast<double>(size) / std::max(m.rows, m.cols);
-  const int w = std::max(1, static_cast<int>(std::lround(m.cols * s)));
-  const int h = std::max(1, static_cast<int>(std::lround(m.rows * s)));
+  const double s = static_cast<double>(size) / std::max(m.rows * sy, m.cols * sx);
+  const int w = std::min(size, std::max(1, static_cast<int>(std::lround(m.cols * sx * s))));
+  const int h = std::min(size, std::max(1, static_cast<int>(std::lround(m.rows * sy * s))));
   cv::Mat r;
   if (w == m.cols && h == m.rows) r = m;
   else cv::resize(m, r, cv::Size(w, h), 0, 0, interp);
@@ -421,6 +422,8 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
 
   const int axis = view_axis(o.view);
   const int n_axis = ct.dims[axis];
+  // Row and column spacing of a slice (see extract).
+  const double sy = axis == 2 ? ct.spacing[1] : ct.spacing[2], sx = axis == 0 ? ct.spacing[1] : ct.spacing[0];
   const VertebraLabels scheme = parse_vertebra_labels(o.vertebra_labels);
 
   // Vertebra bounding boxes and per-slice presence along the view axis, in one pass.
@@ -502,7 +505,7 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
         if (mx > 0) {
           cv::Mat m16;
           fm.convertTo(m16, CV_16U);
-          info.boxes = mask_to_boxes(fit(m16, o.image_size, cv::INTER_NEAREST, 0), o.rules, &counts);
+          info.boxes = mask_to_boxes(fit(m16, o.image_size, cv::INTER_NEAREST, 0, sy, sx), o.rules, &counts);
         }
       }
       (info.boxes.empty() ? neg : pos).push_back(std::move(info));
@@ -520,11 +523,11 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
       cv::Mat img;
       if (o.mode == "slab") {
         std::vector<cv::Mat> ch;
-        for (int n : {1, 15, 31}) ch.push_back(to_hu16(fit(n == 1 ? hu : slab.mean(info.s, n, r), o.image_size,
-                                                          cv::INTER_LINEAR, mn)));
+        for (int n : {1, 15, 31})
+          ch.push_back(to_hu16(fit(n == 1 ? hu : slab.mean(info.s, n, r), o.image_size, cv::INTER_LINEAR, mn, sy, sx)));
         cv::merge(ch, img);
       } else {
-        img = to_hu16(fit(hu, o.image_size, cv::INTER_LINEAR, mn));
+        img = to_hu16(fit(hu, o.image_size, cv::INTER_LINEAR, mn, sy, sx));
         if (o.mode == "windowed") img = window_hu(img, o.hu_windows);
       }
       emit(res, slice_name(c.id, r.name, info.s), img, info.boxes, o);

@@ -419,3 +419,41 @@ TEST(Prepare, BadOptionsAreUsageErrors) {
   }
   EXPECT_THROW(prepare_dataset(o, nullptr), RuntimeError);  // source folder missing
 }
+
+TEST(Prepare, SagittalSlicesKeepPhysicalProportions) {
+  // 40 x 40 x 20 voxels of 1 x 1 x 2 mm: a 40 mm cube. A 10 x 10 x 10 mm fracture block must give a square box.
+  fs::path src = temp_dir("aniso_src");
+  Volume ct;
+  ct.dims = {40, 40, 20};
+  ct.spacing = {1, 1, 2};
+  ct.affine = make_affine(ct.spacing);
+  ct.voxels.assign(ct.size(), 40.0f);
+  Volume fr = ct;
+  std::fill(fr.voxels.begin(), fr.voxels.end(), 0.0f);
+  for (int k = 5; k < 10; ++k)
+    for (int j = 10; j < 20; ++j)
+      for (int i = 15; i < 25; ++i) fr.at(i, j, k) = 1, ct.at(i, j, k) = 1200;
+  write_nifti(ct, src / "c1/ct.nii.gz", 4);
+  write_nifti(fr, src / "c1/fracture.nii.gz", 2);
+  PrepareOptions o;
+  o.source = src;
+  o.out = temp_dir("aniso_out");
+  o.view = "sagittal";
+  o.crop = "none";
+  o.image_size = 80;
+  PrepareStats s = prepare_dataset(o, nullptr);
+  ASSERT_TRUE(s.failures.empty());
+  auto b = read_boxes(o.out / "labels/sagittal/c1_all_slice_020.txt");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_NEAR(b[0][3], 0.25, 1e-6);  // 10 mm of 40 mm across
+  EXPECT_NEAR(b[0][4], 0.25, 1e-6);  // 10 mm of 40 mm up
+  EXPECT_NEAR(b[0][1], 15.0 / 40, 1e-6);         // centre at j = 15 mm
+  EXPECT_NEAR(b[0][2], 1 - 15.0 / 40, 1e-6);     // centre at z = 15 mm, superior at the top
+  cv::Mat img = cv::imread((o.out / "images/sagittal/c1_all_slice_020.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(img.rows, 80);
+  ASSERT_EQ(img.cols, 80);
+  EXPECT_EQ(img.at<uint16_t>(50, 30) - 32768, 1200);  // inside the block (rows 40..60, columns 20..40)
+  EXPECT_EQ(img.at<uint16_t>(2, 2) - 32768, 40);      // no padding: the slice fills the square
+  fs::remove_all(src);
+  fs::remove_all(o.out);
+}
