@@ -127,12 +127,10 @@ ModelSpec inspect_weights(const st::File& f, const std::string& origin) {
   return s;
 }
 
-YoloV8 load_model(const std::string& path, ModelSpec* spec_out, const std::string& variant, int nc) {
+YoloV8 load_model(const std::string& path, ModelSpec* spec_out) {
   auto f = st::read(path);
   auto spec = inspect_weights(f, path);
-  if (!variant.empty() && spec.metadata.count("variant") == 0) spec.variant = variant;
-  if (nc > 0 && spec.num_classes == 0) spec.num_classes = nc;
-  if (spec.num_classes <= 0) throw RuntimeError(path + ": cannot tell the class count; pass model.num_classes=N");
+  if (spec.num_classes <= 0) throw RuntimeError(path + ": no classification head tensors (model.22.cv3.*)");
   YoloV8 net(spec.variant, spec.num_classes, spec.input_channels);
   load_weights(net, f, path);
   if (spec.names.empty())

@@ -37,8 +37,7 @@ struct ModelSpec {
 // Metadata first; otherwise inferred from tensor shapes (stem width → scale, cv3 output channels → classes).
 ModelSpec inspect_weights(const st::File& f, const std::string& origin);
 
-// Reads a weights file and builds the network it describes; `variant`/`nc` (when non-empty / > 0) override or fill in
-// what the file does not say. Used by predict and val.
-YoloV8 load_model(const std::string& path, ModelSpec* spec_out = nullptr, const std::string& variant = "", int nc = 0);
+// Reads a weights file and builds the network it describes (metadata, else tensor shapes). Used by predict and val.
+YoloV8 load_model(const std::string& path, ModelSpec* spec_out = nullptr);
 
 }  // namespace vyolo::model
