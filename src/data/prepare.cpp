@@ -19,6 +19,7 @@
 #include "common/fs_util.h"
 #include "data/hu_window.h"
 #include "data/png_encode.h"
+#include "data/slicing.h"
 #include "data/vertebra_labels.h"
 #include "data/volume.h"
 
@@ -93,69 +94,11 @@ std::vector<CaseInput> find_cases(const fs::path& source, const std::string& vie
   return cases;
 }
 
-// Region of the canonical volume, inclusive bounds.
-struct Region {
+// A crop of the canonical volume: a vertebra's box + margin, or the whole volume.
+struct Region : SliceRegion {
   std::string name;
   int label = 0;  // vertebra label, 0 = any
-  int lo[3], hi[3];
 };
-
-int view_axis(const std::string& view) { return view == "axial" ? 2 : view == "coronal" ? 1 : 0; }
-
-// In-plane (rows, cols) of a slice; row index r maps to the volume as documented in prepare.h.
-cv::Mat extract(const Volume& v, int axis, int s, const Region& r) {
-  const int* lo = r.lo;
-  const int* hi = r.hi;
-  if (axis == 2) {
-    const int rows = hi[1] - lo[1] + 1, cols = hi[0] - lo[0] + 1;
-    cv::Mat m(rows, cols, CV_32FC1);
-    for (int y = 0; y < rows; ++y) {
-      const float* src = &v.voxels[v.index(lo[0], lo[1] + y, s)];
-      std::copy(src, src + cols, m.ptr<float>(y));
-    }
-    return m;
-  }
-  const int rows = hi[2] - lo[2] + 1;
-  if (axis == 1) {
-    const int cols = hi[0] - lo[0] + 1;
-    cv::Mat m(rows, cols, CV_32FC1);
-    for (int y = 0; y < rows; ++y) {
-      const float* src = &v.voxels[v.index(lo[0], s, hi[2] - y)];
-      std::copy(src, src + cols, m.ptr<float>(y));
-    }
-    return m;
-  }
-  const int cols = hi[1] - lo[1] + 1;
-  cv::Mat m(rows, cols, CV_32FC1);
-  for (int y = 0; y < rows; ++y) {
-    float* dst = m.ptr<float>(y);
-    for (int x = 0; x < cols; ++x) dst[x] = v.at(s, lo[1] + x, hi[2] - y);
-  }
-  return m;
-}
-
-// Letterbox to size x size: the physically longer side (row/column spacing sy/sx in mm) scaled to `size`, so that
-// coronal and sagittal slices of anisotropic volumes keep their proportions; centred, padded with `pad`.
-cv::Mat fit(const cv::Mat& m, int size, int interp, double pad, double sy = 1, double sx = 1) {
-  if (size <= 0) return m;
-  const double s = static_cast<double>(size) / std::max(m.rows * sy, m.cols * sx);
-  const int w = std::min(size, std::max(1, static_cast<int>(std::lround(m.cols * sx * s))));
-  const int h = std::min(size, std::max(1, static_cast<int>(std::lround(m.rows * sy * s))));
-  cv::Mat r;
-  if (w == m.cols && h == m.rows) r = m;
-  else cv::resize(m, r, cv::Size(w, h), 0, 0, interp);
-  if (w == size && h == size) return r;
-  cv::Mat out(size, size, m.type(), cv::Scalar::all(pad));
-  r.copyTo(out(cv::Rect((size - w) / 2, (size - h) / 2, w, h)));
-  return out;
-}
-
-// HU -> HU + 32768, rounded to nearest, saturated.
-cv::Mat to_hu16(const cv::Mat& f) {
-  cv::Mat out;
-  f.convertTo(out, CV_16U, 1.0, kHuOffset);
-  return out;
-}
 
 std::string slice_name(const std::string& id, const std::string& vert, int s) {
   char b[32];
@@ -280,26 +223,6 @@ Volume read_mask(const fs::path& p, const Volume& ct, const fs::path& ct_path) {
   return m;
 }
 
-struct Slab {
-  int axis;
-  const Volume* v;
-  // Mean of the `n` slices centred on s (only those inside the volume).
-  cv::Mat mean(int s, int n, const Region& r) const {
-    const int half = n / 2, last = v->dims[axis] - 1;
-    cv::Mat acc;
-    int count = 0;
-    for (int t = std::max(0, s - half); t <= std::min(last, s + half); ++t) {
-      cv::Mat m = extract(*v, axis, t, r);
-      if (acc.empty()) acc = cv::Mat::zeros(m.size(), CV_64FC1);
-      cv::add(acc, m, acc, cv::noArray(), CV_64F);
-      ++count;
-    }
-    cv::Mat out;
-    acc.convertTo(out, CV_32F, 1.0 / count);
-    return out;
-  }
-};
-
 struct CaseResult {
   PrepareStats stats;
   std::vector<std::string> files;
@@ -380,7 +303,7 @@ CaseResult process_slice_case(const CaseInput& c, const PrepareOptions& o) {
           throw RuntimeError(mask.string() + ": mask shape differs from its slice " + files[f].string());
         cv::Mat m16;
         m.convertTo(m16, CV_16U);
-        info.boxes = mask_to_boxes(fit(m16, o.image_size, cv::INTER_NEAREST, 0), o.rules, &counts);
+        info.boxes = mask_to_boxes(letterbox(m16, o.image_size, cv::INTER_NEAREST, 0), o.rules, &counts);
       } else if (!o.allow_unlabeled) {
         throw RuntimeError(mask.string() + ": missing fracture mask slice (pass allow_unlabeled=true to treat "
                            "slices without mask as fracture-free)");
@@ -394,7 +317,7 @@ CaseResult process_slice_case(const CaseInput& c, const PrepareOptions& o) {
       cv::Mat hu = read_slice(info.file);
       double mn;
       cv::minMaxLoc(hu, &mn, nullptr);
-      cv::Mat img = to_hu16(fit(hu, o.image_size, cv::INTER_LINEAR, mn));
+      cv::Mat img = hu_to_u16(letterbox(hu, o.image_size, cv::INTER_LINEAR, mn));
       if (o.mode == "windowed") img = window_hu(img, o.hu_windows);
       emit(res, slice_name(c.id, vname, info.s), img, info.boxes, o);
     }
@@ -422,8 +345,7 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
 
   const int axis = view_axis(o.view);
   const int n_axis = ct.dims[axis];
-  // Row and column spacing of a slice (see extract).
-  const double sy = axis == 2 ? ct.spacing[1] : ct.spacing[2], sx = axis == 0 ? ct.spacing[1] : ct.spacing[0];
+  const auto [sy, sx] = slice_spacing(ct, axis);
   const VertebraLabels scheme = parse_vertebra_labels(o.vertebra_labels);
 
   // Vertebra bounding boxes and per-slice presence along the view axis, in one pass.
@@ -482,7 +404,6 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
     regions.push_back(r);
   }
 
-  Slab slab{axis, &ct};
   PrepareStats& st = res.stats;
   for (const Region& r : regions) {
     // Pass 1: which slices, and their boxes.
@@ -499,13 +420,13 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
       }
       SliceInfo info{s, {}};
       if (!frac.voxels.empty()) {
-        cv::Mat fm = extract(frac, axis, s, r);
+        cv::Mat fm = extract_slice(frac, axis, s, r);
         double mx;
         cv::minMaxLoc(fm, nullptr, &mx);
         if (mx > 0) {
           cv::Mat m16;
           fm.convertTo(m16, CV_16U);
-          info.boxes = mask_to_boxes(fit(m16, o.image_size, cv::INTER_NEAREST, 0, sy, sx), o.rules, &counts);
+          info.boxes = mask_to_boxes(letterbox(m16, o.image_size, cv::INTER_NEAREST, 0, sy, sx), o.rules, &counts);
         }
       }
       (info.boxes.empty() ? neg : pos).push_back(std::move(info));
@@ -517,17 +438,17 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
 
     // Pass 2: write.
     for (const SliceInfo& info : keep) {
-      cv::Mat hu = extract(ct, axis, info.s, r);
+      cv::Mat hu = extract_slice(ct, axis, info.s, r);
       double mn;
       cv::minMaxLoc(hu, &mn, nullptr);
       cv::Mat img;
       if (o.mode == "slab") {
         std::vector<cv::Mat> ch;
         for (int n : {1, 15, 31})
-          ch.push_back(to_hu16(fit(n == 1 ? hu : slab.mean(info.s, n, r), o.image_size, cv::INTER_LINEAR, mn, sy, sx)));
+          ch.push_back(hu_to_u16(letterbox(n == 1 ? hu : slab_mean(ct, axis, info.s, n, r), o.image_size, cv::INTER_LINEAR, mn, sy, sx)));
         cv::merge(ch, img);
       } else {
-        img = to_hu16(fit(hu, o.image_size, cv::INTER_LINEAR, mn, sy, sx));
+        img = hu_to_u16(letterbox(hu, o.image_size, cv::INTER_LINEAR, mn, sy, sx));
         if (o.mode == "windowed") img = window_hu(img, o.hu_windows);
       }
       emit(res, slice_name(c.id, r.name, info.s), img, info.boxes, o);
