@@ -31,6 +31,7 @@ int cmd_prepare(const CommandContext& ctx) {
   o.view = key_or<std::string>(t, "view", ctx.cfg.data.view);
   o.image_size = key_or<int>(t, "image_size", ctx.cfg.data.image_size);
   o.mode = key_or<std::string>(t, "mode", o.mode);
+  o.slab_window = key_or<std::string>(t, "slab_window", o.slab_window);
   o.crop = key_or<std::string>(t, "crop", o.crop);
   o.margin = key_or<int>(t, "margin", o.margin);
   o.keep = key_or<std::string>(t, "keep", o.keep);

@@ -17,7 +17,8 @@ const std::vector<CommandSpec>& commands() {
       {"evaluate", "studies with ground truth -> slice, vertebra and patient metrics",
        "weights: null\nsource: null\nout: null\nconf: 0.01\niou: 0.7\n", cmd_evaluate},
       {"prepare", "CT studies -> YOLO slice dataset (+ data.yaml, stats.json)",
-       "source: null\nout: null\nview: null\nimage_size: null\nmode: hu16\ncrop: vertebra\nmargin: 5\n"
+       "source: null\nout: null\nview: null\nimage_size: null\nmode: hu16\nslab_window: bone\ncrop: vertebra\n"
+       "margin: 5\n"
        "keep: all\nmax_negatives: -1\nvertebra_labels: verse\nallow_unlabeled: false\nworkers: 2\n"
        "png_compression: 1\n",
        cmd_prepare},

@@ -143,7 +143,8 @@ std::string fingerprint(const CaseInput& c, const PrepareOptions& o) {
   j["vertebra_labels"] = o.vertebra_labels;
   j["allow_unlabeled"] = o.allow_unlabeled;
   j["seed"] = o.seed;
-  if (o.mode == "windowed")
+  if (o.mode == "slab") j["slab_window"] = o.slab_window;
+  if (o.mode == "windowed" || o.mode == "slab")
     j["hu_windows"] = {o.hu_windows.bone.min, o.hu_windows.bone.max, o.hu_windows.soft_tissue.min,
                        o.hu_windows.soft_tissue.max, o.hu_windows.wide.min, o.hu_windows.wide.max};
   j["rules"] = {o.rules.min_side, o.rules.min_area, o.rules.max_aspect};
@@ -443,9 +444,15 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
       cv::minMaxLoc(hu, &mn, nullptr);
       cv::Mat img;
       if (o.mode == "slab") {
+        const HuWindow& w = o.slab_window == "soft_tissue" ? o.hu_windows.soft_tissue
+                            : o.slab_window == "wide"      ? o.hu_windows.wide
+                                                           : o.hu_windows.bone;
         std::vector<cv::Mat> ch;
         for (int n : {1, 15, 31})
-          ch.push_back(hu_to_u16(letterbox(n == 1 ? hu : slab_mean(ct, axis, info.s, n, r), o.image_size, cv::INTER_LINEAR, mn, sy, sx)));
+          ch.push_back(window_hu_channel(
+              hu_to_u16(letterbox(n == 1 ? hu : slab_mean(ct, axis, info.s, n, r), o.image_size, cv::INTER_LINEAR,
+                                  mn, sy, sx)),
+              w));
         cv::merge(ch, img);
       } else {
         img = hu_to_u16(letterbox(hu, o.image_size, cv::INTER_LINEAR, mn, sy, sx));
@@ -497,6 +504,8 @@ void validate(const PrepareOptions& o) {
   if (o.margin < 0) throw UsageError("prepare: margin must be >= 0");
   if (o.workers < 1 || o.workers > 64) throw UsageError("prepare: workers must be 1..64");
   if (o.png_compression < 0 || o.png_compression > 9) throw UsageError("prepare: png_compression must be 0..9");
+  if (o.slab_window != "bone" && o.slab_window != "soft_tissue" && o.slab_window != "wide")
+    throw UsageError("prepare: slab_window must be bone, soft_tissue or wide, got '" + o.slab_window + "'");
   parse_vertebra_labels(o.vertebra_labels);
 }
 

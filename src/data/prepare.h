@@ -7,7 +7,9 @@
 // Output: images/<view>/<case>_<vertebra>_slice_<NNN>.png, labels/<view>/<same>.txt, data.yaml, stats.json, and
 // .prepare/<case>.json (per-case done marker, written last; a re-run with the same inputs and options skips the case).
 // Slices are cut from the volume in canonical LPS orientation (see volume.h); NNN is the slice index along the view
-// axis; vertebra is the vertebra name (crop=vertebra) or "all" (crop=none).
+// axis; vertebra is the vertebra name (crop=vertebra) or "all" (crop=none). Images are letterboxed to image_size
+// (slicing.h: physically longer side to image_size, bilinear in HU, padded with the slice minimum); masks the same
+// with nearest neighbour, then boxes per boxes.h.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -25,7 +27,9 @@ struct PrepareOptions {
   std::string view = "axial";            // axial | coronal | sagittal
   int image_size = 256;                  // square output side; 0 = native crop size (no resize, no padding)
   std::string mode = "hu16";             // hu16 (HU + 32768, 16-bit) | windowed (8-bit BGR = bone, soft, wide)
-                                         // | slab (16-bit 3-channel: means of 1, 15, 31 neighbouring slices)
+                                         // | slab (8-bit 3-channel: channels 0, 1, 2 = means of 1, 15, 31
+                                         //   neighbouring slices, each in the slab_window HU window)
+  std::string slab_window = "bone";      // bone | soft_tissue | wide (of hu_windows)
   std::string crop = "vertebra";         // vertebra (one crop per vertebra label, + margin) | none
   int margin = 5;                        // voxels added on every side of a vertebra's bounding box
   std::string keep = "all";              // all | vertebrae (only slices that contain the vertebra / any vertebra)
