@@ -188,10 +188,16 @@ SynthSummary write_phantoms(const fs::path& out, int n, uint64_t seed, const Pha
   SynthSummary s;
   for (int i = 1; i <= n; ++i) {
     PhantomCase pc = make_phantom_case(i, seed, opt);
-    const fs::path dir = out / pc.id;
-    write_nifti(pc.ct, dir / "ct.nii.gz", 4);
-    write_nifti(pc.vertebrae, dir / "vertebrae.nii.gz", 2);
-    write_nifti(pc.fracture, dir / "fracture.nii.gz", 2);
+    // The case folder appears complete or not at all: written under a temp name, then renamed.
+    const fs::path dir = out / pc.id, tmp = out / ("." + pc.id + ".tmp");
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    write_nifti(pc.ct, tmp / "ct.nii.gz", 4);
+    write_nifti(pc.vertebrae, tmp / "vertebrae.nii.gz", 2);
+    write_nifti(pc.fracture, tmp / "fracture.nii.gz", 2);
+    fs::remove_all(dir, ec);
+    fs::rename(tmp, dir, ec);
+    if (ec) throw RuntimeError("synth: cannot move " + tmp.string() + " to " + dir.string() + ": " + ec.message());
     ++s.cases;
     s.fractured_cases += !pc.fractures.empty();
     s.fractures += static_cast<int>(pc.fractures.size());

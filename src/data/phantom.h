@@ -42,7 +42,8 @@ struct SynthSummary {
   int cases = 0, fractured_cases = 0, fractures = 0;
 };
 
-// Writes cases 1..n as <out>/<id>/{ct.nii.gz (int16), vertebrae.nii.gz, fracture.nii.gz (uint8)}, atomically.
+// Writes cases 1..n as <out>/<id>/{ct.nii.gz (int16), vertebrae.nii.gz, fracture.nii.gz (uint8)}; each case folder
+// is written under a temp name and renamed, replacing an existing one.
 SynthSummary write_phantoms(const std::filesystem::path& out, int n, uint64_t seed, const PhantomOptions& opt = {});
 
 }  // namespace vyolo

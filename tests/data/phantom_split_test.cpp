@@ -106,3 +106,21 @@ TEST(Split, ScansDatasetAndWritesYaml) {
   EXPECT_THROW(scan_patients(d / "nope"), RuntimeError);
   fs::remove_all(d);
 }
+
+TEST(Phantom, WrittenCasesReadBackIdentically) {
+  fs::path d = fs::temp_directory_path() / ("vyolo_synth_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  SynthSummary s = write_phantoms(d, 2, 5);
+  EXPECT_EQ(s.cases, 2);
+  EXPECT_EQ(s.fractured_cases, 1);
+  int entries = 0;
+  for (auto& e : fs::directory_iterator(d)) ++entries, (void)e;
+  EXPECT_EQ(entries, 2);  // no temp folders left
+  PhantomCase pc = make_phantom_case(2, 5);
+  Volume ct = read_nifti(d / "sub-phantom002/ct.nii.gz");
+  Volume fr = read_nifti(d / "sub-phantom002/fracture.nii.gz");
+  EXPECT_EQ(ct.voxels, pc.ct.voxels);
+  EXPECT_EQ(fr.voxels, pc.fracture.voxels);
+  EXPECT_LT(affine_distance(ct.affine, pc.ct.affine), 1e-4);
+  fs::remove_all(d);
+}
