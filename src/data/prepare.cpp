@@ -544,7 +544,15 @@ PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log) {
         if (fs::exists(marker)) {
           try {
             json m = json::parse(read_file(marker));
-            if (m.at("fingerprint").get<std::string>() == fp) {
+            bool complete = m.at("fingerprint").get<std::string>() == fp;
+            // Outputs deleted since are made again.
+            for (const auto& f : m.at("files")) {
+              if (!complete) break;
+              const std::string n = f.get<std::string>();
+              complete = fs::exists(o.out / "images" / o.view / (n + ".png")) &&
+                         fs::exists(o.out / "labels" / o.view / (n + ".txt"));
+            }
+            if (complete) {
               PrepareStats s = stats_from_json(m.at("stats"));
               std::lock_guard<std::mutex> lock(mu);
               total.add(s);

@@ -119,6 +119,17 @@ TEST(Prepare, PhantomStatsEqualLabelFilesAndRerunSkips) {
   EXPECT_EQ(s2.cases_done, 0);
   EXPECT_EQ(s2.slices, s.slices);
   EXPECT_EQ(s2.boxes, s.boxes);
+  // A deleted output makes its case run again.
+  {
+    auto it = fs::directory_iterator(o.out / "images/axial");
+    const std::string victim = it->path().filename().string();
+    fs::remove(it->path());
+    PrepareStats s4 = prepare_dataset(o, nullptr);
+    EXPECT_EQ(s4.cases_done, 1);
+    EXPECT_EQ(s4.cases_skipped, 3);
+    EXPECT_EQ(s4.slices, s.slices);
+    EXPECT_TRUE(fs::exists(o.out / "images/axial" / victim));
+  }
   // A changed option redoes the cases and leaves no stale files.
   o.max_negatives = 2;
   PrepareStats s3 = prepare_dataset(o, nullptr);
