@@ -3,9 +3,12 @@
 // Input: <source>/<case>/ with the CT as ct.nii.gz | ct.nii | ct/ | dicom/ (DICOM series folder), the fracture
 // instance mask as fracture.nii.gz | fracture.nii, and the vertebra mask as vertebrae.nii.gz | vertebrae.nii |
 // vertebrae_mask.nii.gz | multilabel_mask.nii.gz. A source that itself holds a CT is one case. Case ids are the
-// folder names with '_' replaced by '-' (the patient id is the file name up to the first '_').
+// folder names with '_' replaced by '-' (the patient id is the file name up to the first '_'). The upstream slice
+// layout ([slice_train/]<view>/<case>/<vertebra>/slice_NNN.nii, masks under <view>_mask/) is accepted too; its 2-D
+// slices are used as stored (rows = second axis).
 // Output: images/<view>/<case>_<vertebra>_slice_<NNN>.png, labels/<view>/<same>.txt, data.yaml, stats.json, and
-// .prepare/<case>.json (per-case done marker, written last; a re-run with the same inputs and options skips the case).
+// .prepare/<case>.<view>.json (per-case done marker, written last; a re-run with the same inputs and options skips
+// the case unless one of its outputs is gone).
 // Slices are cut from the volume in canonical LPS orientation (see volume.h); NNN is the slice index along the view
 // axis; vertebra is the vertebra name (crop=vertebra) or "all" (crop=none). Images are letterboxed to image_size
 // (slicing.h: physically longer side to image_size, bilinear in HU, padded with the slice minimum); masks the same
