@@ -28,7 +28,7 @@ int cmd_split(const CommandContext& ctx) {
   const int folds = key_or<int>(t, "folds", 5);
   const fs::path default_out = ctx.config_dir.empty() ? fs::path("conf/split") : ctx.config_dir / "split";
   const fs::path out = key_or<std::string>(t, "out", default_out.string());
-  if (folds < 2) throw UsageError("split: folds must be >= 2, got " + std::to_string(folds));
+  if (folds < 2) throw UsageError("folds must be >= 2, got " + std::to_string(folds));
   const auto patients = scan_patients(data);
   int fractured = 0;
   for (auto& [p, f] : patients) fractured += f;

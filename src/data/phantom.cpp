@@ -184,7 +184,7 @@ PhantomCase make_phantom_case(int index, uint64_t seed, const PhantomOptions& op
 }
 
 SynthSummary write_phantoms(const fs::path& out, int n, uint64_t seed, const PhantomOptions& opt) {
-  if (n < 1) throw UsageError("synth: cases must be >= 1");
+  if (n < 1) throw UsageError("cases must be >= 1");
   SynthSummary s;
   for (int i = 1; i <= n; ++i) {
     PhantomCase pc = make_phantom_case(i, seed, opt);
@@ -197,7 +197,7 @@ SynthSummary write_phantoms(const fs::path& out, int n, uint64_t seed, const Pha
     write_nifti(pc.fracture, tmp / "fracture.nii.gz", 2);
     fs::remove_all(dir, ec);
     fs::rename(tmp, dir, ec);
-    if (ec) throw RuntimeError("synth: cannot move " + tmp.string() + " to " + dir.string() + ": " + ec.message());
+    if (ec) throw RuntimeError("cannot move " + tmp.string() + " to " + dir.string() + ": " + ec.message());
     ++s.cases;
     s.fractured_cases += !pc.fractures.empty();
     s.fractures += static_cast<int>(pc.fractures.size());

@@ -78,7 +78,7 @@ std::vector<CaseInput> find_slice_cases(const fs::path& source, const std::strin
 }
 
 std::vector<CaseInput> find_cases(const fs::path& source, const std::string& view) {
-  if (!fs::is_directory(source)) throw RuntimeError("prepare: source " + source.string() + " is not a folder");
+  if (!fs::is_directory(source)) throw RuntimeError("source " + source.string() + " is not a folder");
   {
     auto sl = find_slice_cases(source, view);
     if (!sl.empty()) return sl;
@@ -490,22 +490,22 @@ void PrepareStats::add(const PrepareStats& o) {
 }
 
 void validate(const PrepareOptions& o) {
-  if (o.source.empty()) throw UsageError("prepare: source=DIR is required");
-  if (o.out.empty()) throw UsageError("prepare: out=DIR is required");
+  if (o.source.empty()) throw UsageError("source=DIR is required");
+  if (o.out.empty()) throw UsageError("out=DIR is required");
   if (o.view != "axial" && o.view != "coronal" && o.view != "sagittal")
-    throw UsageError("prepare: view must be axial, coronal or sagittal, got '" + o.view + "'");
+    throw UsageError("view must be axial, coronal or sagittal, got '" + o.view + "'");
   if (o.mode != "hu16" && o.mode != "windowed" && o.mode != "slab")
-    throw UsageError("prepare: mode must be hu16, windowed or slab, got '" + o.mode + "'");
+    throw UsageError("mode must be hu16, windowed or slab, got '" + o.mode + "'");
   if (o.crop != "vertebra" && o.crop != "none")
-    throw UsageError("prepare: crop must be vertebra or none, got '" + o.crop + "'");
+    throw UsageError("crop must be vertebra or none, got '" + o.crop + "'");
   if (o.keep != "all" && o.keep != "vertebrae")
-    throw UsageError("prepare: keep must be all or vertebrae, got '" + o.keep + "'");
-  if (o.image_size < 0 || o.image_size > 8192) throw UsageError("prepare: image_size must be 0..8192");
-  if (o.margin < 0) throw UsageError("prepare: margin must be >= 0");
-  if (o.workers < 1 || o.workers > 64) throw UsageError("prepare: workers must be 1..64");
-  if (o.png_compression < 0 || o.png_compression > 9) throw UsageError("prepare: png_compression must be 0..9");
+    throw UsageError("keep must be all or vertebrae, got '" + o.keep + "'");
+  if (o.image_size < 0 || o.image_size > 8192) throw UsageError("image_size must be 0..8192");
+  if (o.margin < 0) throw UsageError("margin must be >= 0");
+  if (o.workers < 1 || o.workers > 64) throw UsageError("workers must be 1..64");
+  if (o.png_compression < 0 || o.png_compression > 9) throw UsageError("png_compression must be 0..9");
   if (o.slab_window != "bone" && o.slab_window != "soft_tissue" && o.slab_window != "wide")
-    throw UsageError("prepare: slab_window must be bone, soft_tissue or wide, got '" + o.slab_window + "'");
+    throw UsageError("slab_window must be bone, soft_tissue or wide, got '" + o.slab_window + "'");
   parse_vertebra_labels(o.vertebra_labels);
 }
 
@@ -513,18 +513,18 @@ PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log) {
   validate(o);
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<CaseInput> cases = find_cases(o.source, o.view);
-  if (cases.empty()) throw RuntimeError("prepare: no case folders in " + o.source.string());
+  if (cases.empty()) throw RuntimeError("no case folders in " + o.source.string());
   {
     std::set<std::string> ids;
     for (auto& c : cases)
       if (!ids.insert(c.id).second)
-        throw RuntimeError("prepare: two case folders map to the id '" + c.id + "' in " + o.source.string());
+        throw RuntimeError("two case folders map to the id '" + c.id + "' in " + o.source.string());
   }
   std::error_code ec;
   fs::create_directories(o.out / "images" / o.view, ec);
   fs::create_directories(o.out / "labels" / o.view, ec);
   fs::create_directories(o.out / ".prepare", ec);
-  if (ec) throw RuntimeError("prepare: cannot create " + o.out.string() + ": " + ec.message());
+  if (ec) throw RuntimeError("cannot create " + o.out.string() + ": " + ec.message());
 
   PrepareStats total;
   total.cases = static_cast<int>(cases.size());

@@ -51,7 +51,7 @@ void scan_dir(const fs::path& dir, std::map<std::string, bool>& out, bool labels
 }  // namespace
 
 std::map<std::string, bool> scan_patients(const fs::path& data_dir) {
-  if (!fs::is_directory(data_dir)) throw RuntimeError("split: data folder " + data_dir.string() + " does not exist");
+  if (!fs::is_directory(data_dir)) throw RuntimeError("data folder " + data_dir.string() + " does not exist");
   std::map<std::string, bool> out;
   if (fs::is_directory(data_dir / "images") || fs::is_directory(data_dir / "labels")) {
     scan_dir(data_dir / "labels", out, true, false);
@@ -59,14 +59,14 @@ std::map<std::string, bool> scan_patients(const fs::path& data_dir) {
   } else {
     scan_dir(data_dir, out, true, true);
   }
-  if (out.empty()) throw RuntimeError("split: no image or label files under " + data_dir.string());
+  if (out.empty()) throw RuntimeError("no image or label files under " + data_dir.string());
   return out;
 }
 
 std::vector<Fold> make_folds(const std::map<std::string, bool>& patients, int k, uint64_t seed) {
-  if (k < 2) throw UsageError("split: folds must be >= 2, got " + std::to_string(k));
+  if (k < 2) throw UsageError("folds must be >= 2, got " + std::to_string(k));
   if (static_cast<int>(patients.size()) < k)
-    throw UsageError("split: " + std::to_string(patients.size()) + " patients cannot fill " + std::to_string(k) +
+    throw UsageError("" + std::to_string(patients.size()) + " patients cannot fill " + std::to_string(k) +
                      " folds");
   std::vector<std::string> groups[2];
   for (auto& [p, f] : patients) groups[f ? 0 : 1].push_back(p);  // map order: sorted
