@@ -12,10 +12,12 @@ const std::vector<CommandSpec>& commands() {
       {"predict", "images, folders, NIfTI files or DICOM series -> boxes, overlays, reports",
        "weights: null\nsource: null\nconf: 0.25\niou: 0.7\nimgsz: null\nmax_det: 300\ndevice: cpu\n"
        "save: true\nsave_txt: false\nproject: runs/predict\nname: predict\nexist_ok: false\nbatch: 16\n"
-       "mask: null\nvertebra_labels: verse\n",
+       "mask: null\nvertebra_labels: verse\ncrop: null\nmargin: null\n",
        cmd_predict},
       {"evaluate", "studies with ground truth -> slice, vertebra and patient metrics",
-       "weights: null\nsource: null\nout: null\nconf: 0.01\niou: 0.7\n", cmd_evaluate},
+       "weights: null\nsource: null\nout: null\nconf: 0.01\niou: 0.7\nmax_det: 300\ndevice: cpu\nbatch: 16\n"
+       "threshold: 0.5\ngrades: null\nmin_grade: 1\nvertebra_labels: verse\ncrop: null\nmargin: null\n",
+       cmd_evaluate},
       {"prepare", "CT studies -> YOLO slice dataset (+ data.yaml, stats.json)",
        "source: null\nout: null\nview: null\nimage_size: null\nmode: hu16\nslab_window: bone\ncrop: vertebra\n"
        "margin: 5\n"
