@@ -70,8 +70,9 @@ inline Config small_config(const fs::path& data_yaml, const fs::path& log_dir, i
   cfg.data.names = {"box"};
   cfg.training.epochs = epochs;
   cfg.training.optimizer = "auto";
-  cfg.training.threads = 2;
-  cfg.training.warmup_epochs = 1;
+  cfg.training.threads = 1;  // 2 OpenMP threads spin-wait badly when other jobs share the 2 cores
+  cfg.training.warmup_epochs = 1;  // 100 iterations: every short test run is inside the warmup
+  cfg.training.nbs = 16;           // accumulation ramps from 1 to 2 during warmup
   cfg.hyp.close_mosaic = 0;
   cfg.logging.logger = "none";
   cfg.logging.log_dir = log_dir.string();

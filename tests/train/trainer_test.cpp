@@ -57,22 +57,34 @@ Data& data() {
 }  // namespace
 
 // Learning: yolov8n from scratch on 32 images of 64 px with one or two large bright rectangles on noise.
-// Threshold: the boxes are trivially separable (contrast > 120 grey levels, sides 18-40 % of the image), so a detector
-// that learned anything localises them; Ultralytics' own check (anchors.md) is 0 mAP50 until epoch 20 and 0.89 at
-// 30 on 64 images at 256 px. Here 40 epochs at 64 px (16x fewer pixels, same 4 batches of 8 per epoch) cost about
-// as much as 3 epochs at 256 px; 0.5 asks for clear learning while leaving margin for the few epochs.
+// Threshold: the boxes are trivially separable (contrast > 120 grey levels, sides 18-40 % of the image). Ultralytics'
+// own check (anchors.md) reaches mAP50 0.89 at epoch 30 on 64 such images at 256 px, where the 100-iteration warmup
+// and 4x accumulation take the first ~25 epochs. Here every batch is an optimizer step (nbs = batch) without warmup:
+// 30 epochs = 120 AdamW steps at 64 px (about the cost of 2 epochs at 256 px). Our runs reach mAP50 > 0.95 from
+// epoch ~20 on; 0.8 is below Ultralytics' 0.89 and leaves margin for another platform's arithmetic.
+// The trained run is shared (one per test process) by the tests that need a model that detects something.
+const TrainResult& trained() {
+  static TempDir logs;
+  static TrainResult r = [] {
+    auto cfg = small_config(data().yaml, logs.path, 64, 30);
+    cfg.hyp.close_mosaic = 10;
+    cfg.training.nbs = cfg.data.batch_size;
+    cfg.training.warmup_epochs = 0;
+    return train::train(cfg);
+  }();
+  return r;
+}
+
 TEST(Trainer, LearnsEasySyntheticBoxes) {
-  TempDir logs;
-  auto cfg = small_config(data().yaml, logs.path, 64, 40);
-  cfg.hyp.close_mosaic = 10;
-  auto r = train::train(cfg);
-  EXPECT_EQ(r.epochs_done, 40);
+  const auto& r = trained();
+  EXPECT_EQ(r.epochs_done, 30);
   auto rows = read_csv(r.run_dir / "results.csv");
-  ASSERT_EQ(rows.size(), 40u);
-  const double first = std::stod(rows.front()["train/box_loss"]) + std::stod(rows.front()["train/cls_loss"]);
-  const double last = std::stod(rows.back()["train/box_loss"]) + std::stod(rows.back()["train/cls_loss"]);
-  EXPECT_LT(last, 0.7 * first) << "training loss did not fall";
-  EXPECT_GT(r.final_metrics.at("val/map_50"), 0.5);
+  ASSERT_EQ(rows.size(), 30u);
+  // The classification loss falls steadily (the box loss first rises as more anchors become positives).
+  const double first = std::stod(rows.front()["train/cls_loss"]), last = std::stod(rows.back()["train/cls_loss"]);
+  EXPECT_LT(last, 0.7 * first) << "training classification loss did not fall";
+  EXPECT_GT(r.final_metrics.at("val/map_50"), 0.8);
+  EXPECT_GT(std::stod(rows.back()["metrics/mAP50(B)"]), 0.8);
   EXPECT_TRUE(fs::exists(r.run_dir / "plots" / "PR_curve.png"));
   EXPECT_TRUE(fs::exists(r.run_dir / "plots" / "train_batch0.png"));
   EXPECT_TRUE(fs::exists(r.run_dir / ".hydra" / "config.yaml"));
@@ -121,6 +133,7 @@ TEST(Trainer, ResumeAfterInterruptionReproducesTheRun) {
 TEST(Trainer, CheckpointsRoundTripAndTopK) {
   TempDir logs;
   auto cfg = small_config(data().yaml, logs.path, 64, 3);
+  cfg.model.pretrained = trained().best.string();  // metrics that differ between epochs
   cfg.checkpoint.save_top_k = 2;
   cfg.checkpoint.monitor = "val/map_50_95";
   cfg.checkpoint.filename = "epoch_{epoch:02d}_map_{val/map_50_95:.4f}";
@@ -170,11 +183,9 @@ TEST(Trainer, CheckpointsRoundTripAndTopK) {
 // Early stopping as Ultralytics' rule on the validated fitness (mAP50-95): the run must end exactly where the rule,
 // replayed on results.csv, says. Fine-tuning a trained model with lr 0 makes the fitness flat, so it stops early.
 TEST(Trainer, EarlyStoppingFollowsTheRule) {
-  TempDir pre, logs;
-  auto base = small_config(data().yaml, pre.path, 64, 6);
-  auto rp = train::train(base);
+  TempDir logs;
   auto cfg = small_config(data().yaml, logs.path, 64, 8);
-  cfg.model.pretrained = rp.best.string();
+  cfg.model.pretrained = trained().best.string();
   cfg.training.optimizer = "SGD";
   cfg.training.lr0 = 0.0;
   cfg.hyp.warmup_bias_lr = 0.0;
@@ -192,6 +203,7 @@ TEST(Trainer, EarlyStoppingFollowsTheRule) {
   EXPECT_EQ(r.epochs_done, stop_at);
   EXPECT_EQ(static_cast<int>(rows.size()), stop_at);
   EXPECT_EQ(r.early_stopped, stop_at < 8);
+  EXPECT_GT(std::stod(rows.front().at("metrics/mAP50-95(B)")), 0.3) << "the pretrained weights were not used";
 }
 
 TEST(Trainer, BadInputFailsBeforeTraining) {
