@@ -188,6 +188,9 @@ void Run::setup() {
         saved.data.num_workers = cfg_.data.num_workers;
         saved.run = cfg_.run;
         saved.hyp = cfg_.hyp;
+        // `training.epochs=N` typed with resume extends (or shortens) the run; the lr schedule follows the new N.
+        for (const auto& o : opt_.overrides)
+          if (o.rfind("training.epochs=", 0) == 0) saved.training.epochs = cfg_.training.epochs;
         cfg_ = std::move(saved);
       } catch (const std::exception& e) {
         std::cerr << "vyolo: warning: " << res_.last.string() << ": its config could not be read back (" << e.what()
@@ -595,7 +598,7 @@ TrainResult Run::go() {
     if (has_best_) logger_->file(res_.best, "model");
     std::cout << "vyolo: " << res_.epochs_done << " epochs done; results in " << res_.run_dir.string() << "\n";
   }
-  exit_code = res_.interrupted ? 255 : 0;
+  exit_code = res_.interrupted ? 130 : 0;  // as the process exit status after Ctrl-C
   logger_->run_end(res_.final_metrics, exit_code);
   return res_;
 }
