@@ -6,21 +6,6 @@
 
 namespace vyolo::cli {
 
-namespace {
-
-template <typename T>
-T key_or(const YAML::Node& tree, const char* key, T fallback) {
-  const auto n = tree[key];
-  if (!n || n.IsNull()) return fallback;
-  try {
-    return n.as<T>();
-  } catch (const YAML::Exception&) {
-    throw UsageError(std::string(key) + "=" + YAML::Dump(n) + ": wrong type");
-  }
-}
-
-}  // namespace
-
 int cmd_synth(const CommandContext& ctx) {
   const auto& t = ctx.cfg.tree;
   const std::string out = key_or<std::string>(t, "out", "");
