@@ -269,6 +269,9 @@ VolumeStudy load_study(const fs::path& ct, const fs::path& mask, const std::stri
     for (const char* ext : {".nii.gz", ".nii"})
       if (n.size() > std::strlen(ext) && n.compare(n.size() - std::strlen(ext), std::string::npos, ext) == 0)
         n = n.substr(0, n.size() - std::strlen(ext));
+    // <case>/ct.nii.gz (DESIGN.md §5 layout): the folder names the case.
+    if ((n == "ct" || n == "dicom") && !fs::absolute(ct).parent_path().filename().empty())
+      n = fs::absolute(ct).parent_path().filename().string();
     s.case_id = n;
   }
   if (!fs::exists(ct)) throw RuntimeError(ct.string() + ": no such file or folder");
