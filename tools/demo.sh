@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/build.sh
 V=build/vyolo
+# LibTorch's OpenMP threads spin-wait by default; with loader threads on the same 2 cores that halves throughput.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 OUT=${OUT:-output/demo}
 EPOCHS=${EPOCHS:-30}
 mkdir -p "$OUT"
