@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "common/fs_util.h"
@@ -14,7 +16,10 @@ using namespace vyolo;
 namespace {
 
 int run(const std::string& args, std::string* out = nullptr) {
-  const std::string log = (fs::temp_directory_path() / "vyolo_predict_cli.log").string();
+  // One log per call: CTest runs tests in parallel processes.
+  static int calls = 0;
+  const std::string log = (fs::temp_directory_path() / ("vyolo_predict_cli_" + std::to_string(::getpid()) + "_" +
+                                                        std::to_string(calls++) + ".log")).string();
   int rc = std::system((std::string(VYOLO_BINARY) + " " + args + " > " + log + " 2>&1").c_str());
   if (out) *out = read_file(log);
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
