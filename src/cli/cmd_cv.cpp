@@ -1,7 +1,12 @@
 // `vyolo cv [overrides]`: every fold (conf/split/fold_K.yaml, or `folds=[...]`), each a full training run composed
 // with `split=fold_K`, then cv_summary.csv and cv_summary.md in <log_dir>/<experiment_name>/.
+// Vertebra-level findings: when the CT studies are known (`studies=DIR`, else the folder `vyolo prepare` recorded in
+// <data_dir>/stats.json), each fold's best model is run on its validation patients' volumes (`vyolo evaluate` on
+// those studies, into fold_K/vertebra_eval/), and cv_findings.json / cv_findings.md give slice-, vertebra- and
+// patient-level metrics per fold and as mean ± sd. `studies=none` skips this.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <iostream>
 #include <regex>
 #include <sstream>
@@ -10,6 +15,8 @@
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "config/job.h"
+#include "findings/report.h"
+#include "infer/evaluate_studies.h"
 #include "train/trainer.h"
 
 namespace vyolo::cli {
@@ -45,6 +52,62 @@ std::vector<std::string> fold_names(const CommandContext& ctx) {
   return out;
 }
 
+// The folder of CT studies for vertebra-level evaluation, or nullopt (with the reason on stderr).
+std::optional<fs::path> studies_dir(const CommandContext& ctx, const Config& c) {
+  const auto given = key_or<std::string>(ctx.cfg.tree, "studies", "");
+  if (given == "none" || given == "false") return std::nullopt;
+  std::error_code ec;
+  if (!given.empty()) {
+    if (!fs::is_directory(given, ec)) throw UsageError("studies=" + given + ": not a folder");
+    return fs::path(given);
+  }
+  const fs::path stats = fs::path(c.data.data_dir) / "stats.json";
+  if (c.data.data_yaml.empty() && fs::exists(stats, ec)) {
+    try {
+      const auto j = nlohmann::json::parse(read_file(stats));
+      if (j.contains("source") && j["source"].is_string() && fs::is_directory(j["source"].get<std::string>(), ec))
+        return fs::path(j["source"].get<std::string>());
+    } catch (const std::exception&) {
+    }
+  }
+  std::cerr << "vyolo cv: no vertebra-level evaluation: the CT studies are unknown (give studies=DIR)\n";
+  return std::nullopt;
+}
+
+// Runs fold `r`'s best model on its validation patients' volumes; nullopt (with a warning) when that fails.
+std::optional<findings::EvaluationResult> evaluate_fold(const CommandContext& ctx, const Config& c,
+                                                        const train::TrainResult& r, const fs::path& studies) {
+  try {
+    std::error_code ec;
+    const fs::path w = fs::exists(r.best, ec) ? r.best : r.last;
+    infer::NmsOptions nms;
+    nms.conf = 0.01;
+    nms.iou = 0.7;
+    std::vector<infer::VolumeModel> models;
+    models.push_back(infer::load_volume_model(w.string(), c, infer::request_from_overrides(c, {}), nms,
+                                              infer::parse_device(c.training.device)));
+    infer::EvaluateOptions opt;
+    const auto& md = models.front().spec.metadata;
+    auto it = md.find("vertebra_labels");
+    opt.label_scheme = key_or<std::string>(ctx.cfg.tree, "vertebra_labels",
+                                           it != md.end() && !it->second.empty() ? it->second : "verse");
+    opt.eval.threshold = key_or<double>(ctx.cfg.tree, "threshold", 0.5);
+    opt.predict.threshold = opt.eval.threshold;
+    opt.only = c.split.val_patients;
+    const fs::path out = r.run_dir / "vertebra_eval";
+    std::cout << "vyolo cv: vertebra-level evaluation of " << w.filename().string() << " on "
+              << opt.only.size() << " validation studies in " << studies.string() << "\n";
+    auto sum = infer::evaluate_studies(models, studies, out, opt, &std::cout);
+    std::cout << "vyolo cv: " << sum.evaluated << " of " << sum.studies << " studies evaluated; " << out.string()
+              << "\n";
+    return sum.result;
+  } catch (const std::exception& e) {
+    std::cerr << "vyolo cv: warning: no vertebra-level evaluation for " << r.run_dir.filename().string() << ": "
+              << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 int cmd_cv(const CommandContext& ctx) {
@@ -58,7 +121,9 @@ int cmd_cv(const CommandContext& ctx) {
                                                               {"val/recall", "recall"},
                                                               {"val/f1", "F1"}};
   std::vector<std::vector<double>> vals;
-  std::vector<std::string> done;
+  std::vector<std::string> done, evaluated;
+  std::vector<findings::EvaluationResult> fold_findings;
+  const auto studies = studies_dir(ctx, cfgs.front());
   for (size_t i = 0; i < folds.size(); ++i) {
     std::cout << "vyolo cv: " << folds[i] << " (" << i + 1 << "/" << folds.size() << ")\n";
     train::TrainOptions opt;
@@ -77,6 +142,12 @@ int cmd_cv(const CommandContext& ctx) {
     for (auto& [k, label] : cols) v.push_back(r.final_metrics.count(k) ? r.final_metrics.at(k) : std::nan(""));
     vals.push_back(v);
     done.push_back(folds[i]);
+    if (studies) {
+      if (auto fr = evaluate_fold(ctx, cfgs[i], r, *studies)) {
+        fold_findings.push_back(std::move(*fr));
+        evaluated.push_back(folds[i]);
+      }
+    }
   }
   const auto& c0 = cfgs.front();
   const fs::path dir = fs::path(c0.logging.log_dir) / c0.logging.experiment_name;
@@ -115,6 +186,13 @@ int cmd_cv(const CommandContext& ctx) {
   write_file_atomic(dir / "cv_summary.csv", csv);
   write_file_atomic(dir / "cv_summary.md", md);
   std::cout << "\n" << md << "\nvyolo cv: summary in " << (dir / "cv_summary.csv").string() << " and cv_summary.md\n";
+  if (!fold_findings.empty()) {
+    const auto fmd = findings::fold_summary_markdown(evaluated, fold_findings);
+    write_file_atomic(dir / "cv_findings.json", findings::fold_summary_json(evaluated, fold_findings).dump(2) + "\n");
+    write_file_atomic(dir / "cv_findings.md", fmd);
+    std::cout << "\n" << fmd << "\nvyolo cv: vertebra- and patient-level summary in "
+              << (dir / "cv_findings.json").string() << " and cv_findings.md\n";
+  }
   return 0;
 }
 

@@ -176,6 +176,15 @@ fs::path find_hyp(const std::string& name, const fs::path& config_dir, std::vect
     tried.push_back(candidate);
     if (fs::is_regular_file(candidate)) return candidate;
   }
+  // `conf/hyp/x.yaml` names a file of the config tree; a tree copied elsewhere and used with -cd has it at
+  // <config_dir>/hyp/x.yaml whatever the tree's folder is called.
+  if (!config_dir.empty() && std::distance(p.begin(), p.end()) > 1) {
+    fs::path candidate = config_dir;
+    for (auto it = std::next(p.begin()); it != p.end(); ++it) candidate /= *it;
+    candidate = candidate.lexically_normal();
+    tried.push_back(candidate);
+    if (fs::is_regular_file(candidate)) return candidate;
+  }
   return {};
 }
 

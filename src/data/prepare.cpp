@@ -609,6 +609,18 @@ std::string stats_json(const PrepareStats& s, const PrepareOptions& o) {
   j["view"] = o.view;
   j["mode"] = o.mode;
   j["image_size"] = o.image_size;
+  // The recipe, so a model trained on this set slices volumes the same way (the trainer copies it into checkpoints)
+  // and `vyolo cv` can find the studies again for vertebra-level evaluation.
+  std::error_code ec;
+  const auto src = std::filesystem::absolute(o.source, ec);
+  j["source"] = (ec ? o.source : src).string();
+  j["crop"] = o.crop;
+  j["margin"] = o.margin;
+  j["slab_window"] = o.slab_window;
+  j["vertebra_labels"] = o.vertebra_labels;
+  j["hu_windows"] = {{"bone", {{"min", o.hu_windows.bone.min}, {"max", o.hu_windows.bone.max}}},
+                     {"soft_tissue", {{"min", o.hu_windows.soft_tissue.min}, {"max", o.hu_windows.soft_tissue.max}}},
+                     {"wide", {{"min", o.hu_windows.wide.min}, {"max", o.hu_windows.wide.max}}}};
   j["cases"] = s.cases;
   j["cases_prepared"] = s.cases_done;
   j["cases_skipped_done"] = s.cases_skipped;

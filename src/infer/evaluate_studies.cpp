@@ -69,11 +69,23 @@ EvaluateSummary evaluate_studies(std::vector<VolumeModel>& models, const fs::pat
   const auto scheme = findings::parse_label_scheme(opt.label_scheme);
   findings::GradeTable grades;
   if (!opt.grades.empty()) grades = findings::read_grade_file(opt.grades);
-  const auto studies = find_studies(source);
-  if (studies.empty()) throw RuntimeError(source.string() + ": no study folder in it");
-
+  auto studies = find_studies(source);
   EvaluateSummary sum;
-  sum.studies = static_cast<int>(studies.size());
+  if (!opt.only.empty()) {
+    std::vector<StudyInputs> kept;
+    for (const auto& id : opt.only) {
+      auto it = std::find_if(studies.begin(), studies.end(), [&](const StudyInputs& s) { return s.id == id; });
+      if (it != studies.end())
+        kept.push_back(*it);
+      else {
+        sum.skipped.push_back({id, (source / id).string() + ": no such study folder"});
+        if (log) *log << "evaluate: skipped " << id << ": " << sum.skipped.back().second << "\n";
+      }
+    }
+    studies = std::move(kept);
+  }
+  if (studies.empty() && sum.skipped.empty()) throw RuntimeError(source.string() + ": no study folder in it");
+  sum.studies = static_cast<int>(studies.size() + sum.skipped.size());
   findings::FindingsEvaluator ev(opt.eval);
   VolumePredictOptions popt = opt.predict;
   popt.findings.assign.scheme = scheme;

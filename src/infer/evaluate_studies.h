@@ -33,6 +33,7 @@ struct EvaluateOptions {
   std::string grades;   // grade file; empty = truth from fracture masks
   int min_grade = 1;
   bool save_case_findings = true;  // <out>/cases/<id>/findings.json, .csv
+  std::vector<std::string> only;   // evaluate just these study ids (a fold's validation patients); empty = all
 };
 
 struct EvaluateSummary {

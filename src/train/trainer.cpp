@@ -18,6 +18,7 @@
 
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "common/phase_timer.h"
 #include "config/hydra_files.h"
 #include "dataset/loader.h"
 #include "eval/plots.h"
@@ -120,6 +121,7 @@ class Run {
  private:
   void setup();
   void resume_from(const st::File& f);
+  void read_recipe();
   void train_epoch(int epoch, int start_batch);
   bool end_epoch(int epoch);  // true: stop
   st::File weights_file(bool full, int completed_epochs, int batch_in_epoch);
@@ -146,6 +148,7 @@ class Run {
   int64_t last_opt_step_ = -1;
   int start_epoch_ = 0, start_batch_ = 0;
   bool resumed_ = false, bf16_ = false, channels_last_ = false;
+  std::map<std::string, std::string> recipe_;  // how `vyolo prepare` cut the slices (checkpoint metadata)
   torch::Tensor tloss_;
   double best_fitness_ = 0;
   bool has_best_ = false;
@@ -201,6 +204,7 @@ void Run::setup() {
   }
   epochs_ = cfg_.training.epochs;
   if (epochs_ < 1) throw UsageError("training.epochs must be at least 1");
+  read_recipe();
   nc_ = cfg_.model.num_classes;
   if (cfg_.data.data_yaml.empty() && cfg_.data.num_classes != nc_)
     throw UsageError("model.num_classes=" + std::to_string(nc_) + " but data.num_classes=" +
@@ -336,6 +340,40 @@ void Run::resume_from(const st::File& f) {
             << (start_batch_ ? ", batch " + std::to_string(start_batch_ + 1) : std::string()) << "\n";
 }
 
+void Run::read_recipe() {
+  // A dataset made by `vyolo prepare` says how its slices were cut (stats.json); checkpoints carry that recipe so
+  // volume inference slices CTs the same way. An Ultralytics data.yaml dataset has none.
+  if (!cfg_.data.data_yaml.empty()) return;
+  const fs::path stats = fs::path(cfg_.data.data_dir) / "stats.json";
+  std::error_code ec;
+  if (!fs::exists(stats, ec)) return;
+  json j;
+  try {
+    j = json::parse(read_file(stats));
+  } catch (const std::exception& e) {
+    std::cerr << "vyolo: warning: " << stats.string() << ": unreadable (" << e.what()
+              << "); checkpoints will not record how the slices were cut\n";
+    return;
+  }
+  auto text = [&](const char* k, const char* as) {
+    if (!j.contains(k)) return;
+    recipe_[as] = j[k].is_string() ? j[k].get<std::string>() : j[k].dump();
+  };
+  text("mode", "mode");
+  text("crop", "crop");
+  text("margin", "margin");
+  text("slab_window", "slab_window");
+  text("vertebra_labels", "vertebra_labels");
+  text("source", "prepared_from");
+  if (j.contains("view") && j["view"].is_string() && j["view"].get<std::string>() != cfg_.data.view) {
+    std::cerr << "vyolo: warning: data.view=" << cfg_.data.view << " but " << stats.string() << " was prepared from "
+              << j["view"].get<std::string>() << " slices; checkpoints record " << j["view"].get<std::string>() << "\n";
+    recipe_["view"] = j["view"].get<std::string>();
+  }
+  // Windowed PNGs carry prepare's windows in their pixels; data.hu_windows does not apply to them.
+  if (j.value("mode", "") == "windowed" && j.contains("hu_windows")) recipe_["hu_windows"] = j["hu_windows"].dump();
+}
+
 st::File Run::weights_file(bool full, int completed_epochs, int batch_in_epoch) {
   st::File f;
   model::add_module_tensors(f, *ema_->module(), "");
@@ -347,6 +385,7 @@ st::File Run::weights_file(bool full, int completed_epochs, int batch_in_epoch) 
   m["img_size"] = std::to_string(cfg_.data.image_size);
   m["view"] = cfg_.data.view;
   m["hu_windows"] = hu_json(cfg_.data.hu_windows);
+  for (const auto& [k, v] : recipe_) m[k] = v;
   m["epoch"] = std::to_string(completed_epochs);
   m["best_fitness"] = has_best_ ? fmt_num(best_fitness_) : "";
   m["config"] = yaml_text(cfg_.tree);
@@ -447,7 +486,9 @@ void Run::train_epoch(int epoch, int start_batch) {
   for (int s = 0; s < start_batch && train_loader_->next(b); ++s) {
   }  // the batches done before an interruption (the loader's order and augmentation depend on seed and epoch only)
   std::vector<torch::Tensor> params = net_->parameters();
-  for (int i = start_batch; train_loader_->next(b); ++i) {
+  PhaseTimer pt(std::getenv("VYOLO_PROFILE") != nullptr);
+  for (int i = start_batch; pt.mark("progress and logging"), train_loader_->next(b); ++i) {
+    pt.mark("wait for loader");
     const int64_t ni = i + int64_t(nb_) * epoch;
     accumulate_ = apply_warmup(*optim_, ni, epoch, sp_, accumulate_);
     auto x = batch_tensor(b, cfg_.model.input_channels, device_);
@@ -458,10 +499,13 @@ void Run::train_epoch(int epoch, int start_batch) {
       AutocastScope ac(bf16_, device_.is_cuda());
       raw = net_->forward(x);
     }
+    pt.mark("forward");
     for (auto& r : raw)
       if (r.scalar_type() != torch::kFloat32) r = r.to(torch::kFloat32);
     auto lr = loss_->forward(raw, targets);
+    pt.mark("loss");
     lr.loss_sum_times_bs.backward();
+    pt.mark("backward");
     auto items = lr.items.to(torch::kCPU).to(torch::kFloat64);
     tloss_ = (tloss_ * i + items) / (i + 1);
     bool stepped = false;
@@ -469,7 +513,9 @@ void Run::train_epoch(int epoch, int start_batch) {
       if (cfg_.training.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, cfg_.training.max_grad_norm);
       optim_->step();
       optim_->zero_grad();
+      pt.mark("optimizer");
       ema_->update(net_);
+      pt.mark("ema");
       last_opt_step_ = ni;
       stepped = true;
     }
@@ -500,6 +546,7 @@ void Run::train_epoch(int epoch, int start_batch) {
     }
   }
   progress(epoch, nb_ - 1, tloss_, 0, cfg_.data.image_size, true);
+  pt.report(std::cerr);
 }
 
 bool Run::end_epoch(int epoch) {
