@@ -1,9 +1,12 @@
-// End to end on the phantom through the command line: synth -> prepare -> train -> evaluate on held-out phantoms; a
-// model trained by the project must find the fractured vertebrae.
+// End to end on the phantom through the command line: synth -> prepare -> train -> evaluate on held-out phantoms (a
+// model trained by the project must find the fractured vertebrae), and `vyolo cv` with vertebra-level evaluation of
+// every fold.
 //
-// Opt-in (VYOLO_E2E=1): on 2 shared cores the 10 training epochs take 5-17 minutes, beyond a CI test's budget.
-// Measured (2026-11-26, yolov8n, 64 px vertebra crops, 8 training phantoms / 4 held out, seed 1/2, 10 epochs):
-// vertebra level sensitivity 4/4 = 1.0, specificity 16/16 = 1.0 at threshold 0.5 (AUC 1.0); patient 2/2 and 2/2.
+// Recipe chosen to fit CI (about 1-2 minutes on 2 cores): yolov8n on 64 px per-vertebra crops, 8 training phantoms
+// of 5 vertebrae (6 train / 2 val patients), 10 epochs; 4 held-out phantoms (seed 2) for the evaluation.
+// Measured (2026-11-26, 2-core EPYC): vertebra level sensitivity 4/4 = 1.0, specificity 16/16 = 1.0 at threshold 0.5
+// (AUC 1.0); patient 2/2 and 2/2; the slice-level mAP50 of the same run is only about 0.4 (the vertebra is the unit
+// that matters clinically, and any box on any of its slices counts).
 // Thresholds: with 4 fractured and 16 intact held-out vertebrae, sensitivity >= 0.75 allows one missed fracture and
 // specificity >= 0.85 two false-positive vertebrae; an untrained or collapsed model scores 0 sensitivity at 0.5 (its
 // scores stay near 0.01), and one calling everything fractured scores 0 specificity, so both bounds demand learning.
@@ -15,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs_util.h"
+#include "common/safetensors.h"
 
 using namespace vyolo;
 using json = nlohmann::json;
@@ -22,21 +26,34 @@ using json = nlohmann::json;
 namespace {
 
 int run(const fs::path& cwd, const std::string& args, const fs::path& log) {
+  // libgomp's default spin-then-sleep can halve small-image training next to another busy process, and passive
+  // waiting halves it on a quiet machine; a short spin is good in both (unless the caller chose).
+  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT")) setenv("GOMP_SPINCOUNT", "50000", 1);
   const std::string cmd =
       "cd " + cwd.string() + " && " + std::string(VYOLO_BINARY) + " " + args + " > " + log.string() + " 2>&1";
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& tag) {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("vyolo_" + tag + "_" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 }  // namespace
 
 TEST(VolumeEndToEnd, TrainedModelFindsPhantomFracturedVertebrae) {
-  const char* on = std::getenv("VYOLO_E2E");
-  if (!on || std::string(on) != "1") GTEST_SKIP() << "opt-in: set VYOLO_E2E=1 (trains a model; 5-17 min on 2 cores)";
   if (!fs::exists(VYOLO_BINARY)) GTEST_SKIP() << "vyolo binary not built: " << VYOLO_BINARY;
-  std::random_device rd;
-  const fs::path t = fs::temp_directory_path() / ("vyolo_e2e_" + std::to_string(rd()));
-  fs::create_directories(t);
+  TempDir tmp("e2e");
+  const fs::path& t = tmp.path;
   const std::string T = t.string();
   ASSERT_EQ(run(t, "synth out=" + T + "/train cases=8 vertebrae=5 seed=1", t / "synth1.log"), 0);
   ASSERT_EQ(run(t, "synth out=" + T + "/test cases=4 vertebrae=5 seed=2", t / "synth2.log"), 0);
@@ -55,10 +72,16 @@ TEST(VolumeEndToEnd, TrainedModelFindsPhantomFracturedVertebrae) {
       << read_file(t / "train.log");
   const fs::path best = t / "runs" / "e2e" / "fold_0" / "weights" / "best.safetensors";
   ASSERT_TRUE(fs::exists(best));
+  // The checkpoint carries prepare's recipe, so evaluate cuts per-vertebra crops without being told.
+  const auto md = st::read(best.string()).metadata;
+  EXPECT_EQ(md.at("crop"), "vertebra");
+  EXPECT_EQ(md.at("mode"), "hu16");
+  EXPECT_EQ(md.at("img_size"), "64");
   ASSERT_EQ(run(t, "evaluate weights=" + best.string() + " source=" + T + "/test out=" + T + "/eval training.threads=2",
                 t / "eval.log"),
             0)
       << read_file(t / "eval.log");
+  EXPECT_EQ(read_file(t / "eval.log").find("warning"), std::string::npos) << read_file(t / "eval.log");
   const json m = json::parse(read_file(t / "eval" / "metrics.json"));
   const json& v = m["levels"]["vertebra"];
   EXPECT_EQ(v["n"].get<int>(), 20);
@@ -66,13 +89,55 @@ TEST(VolumeEndToEnd, TrainedModelFindsPhantomFracturedVertebrae) {
   EXPECT_GE(v["specificity"].get<double>(), 0.85) << v.dump();
 
   // The per-study findings.json agree: every truly fractured vertebra of the held-out set is called fractured.
-  int called = 0, fractured = 0;
+  int called = 0;
   for (const auto& e : fs::directory_iterator(t / "eval" / "cases")) {
     const json f = json::parse(read_file(e.path() / "findings.json"));
     for (const auto& vt : f["vertebrae"]) called += vt["fractured"].get<bool>();
   }
-  fractured = v["positives"].get<int>();
+  const int fractured = v["positives"].get<int>();
   EXPECT_GE(called, fractured * 3 / 4);
-  std::error_code ec;
-  fs::remove_all(t, ec);
+}
+
+// `vyolo cv` on a copied config tree: two folds, each trained briefly, then each fold's best model runs on its own
+// validation patients' volumes (found through the dataset's stats.json), and cv_findings.json holds per-fold slice,
+// vertebra and patient metrics with mean and sd. One epoch cannot learn; this checks the plumbing and the counts.
+TEST(VolumeEndToEnd, CrossValidationEvaluatesEachFoldOnItsVolumes) {
+  if (!fs::exists(VYOLO_BINARY)) GTEST_SKIP() << "vyolo binary not built: " << VYOLO_BINARY;
+  TempDir tmp("cv");
+  const fs::path& t = tmp.path;
+  const std::string T = t.string();
+  ASSERT_EQ(run(t, "synth out=" + T + "/ct cases=4 vertebrae=5 seed=3", t / "synth.log"), 0);
+  ASSERT_EQ(run(t, "prepare source=" + T + "/ct out=" + T + "/ds image_size=64 max_negatives=2", t / "prepare.log"), 0)
+      << read_file(t / "prepare.log");
+  ASSERT_EQ(run(t, "split data=" + T + "/ds folds=2 seed=1 out=" + T + "/conf/split", t / "split.log"), 0)
+      << read_file(t / "split.log");
+  const fs::path src = fs::path(VYOLO_SOURCE_DIR) / "conf";
+  fs::copy_file(src / "config.yaml", t / "conf" / "config.yaml");
+  for (const char* g : {"data", "hyp", "logging", "model"})
+    fs::copy(src / g, t / "conf" / g, fs::copy_options::recursive);
+  ASSERT_EQ(run(t,
+                "cv -cd " + T + "/conf data.data_dir=" + T + "/ds data.image_size=64 model.img_size=64 "
+                "training.epochs=1 logging.logger=none logging.log_dir=" + T + "/runs logging.experiment_name=cv "
+                "data.num_workers=1 training.threads=2",
+                t / "cv.log"),
+            0)
+      << read_file(t / "cv.log");
+  const fs::path dir = t / "runs" / "cv";
+  ASSERT_TRUE(fs::exists(dir / "cv_summary.csv"));
+  ASSERT_TRUE(fs::exists(dir / "cv_findings.md"));
+  const json j = json::parse(read_file(dir / "cv_findings.json"));
+  for (const char* level : {"slice", "vertebra", "patient"}) {
+    ASSERT_EQ(j[level]["folds"].size(), 2u) << level;
+    EXPECT_EQ(j[level]["folds"][0]["fold"], "fold_0");
+    EXPECT_TRUE(j[level]["summary"].contains("f1")) << level;
+  }
+  // Each fold was evaluated on exactly its two validation patients: 2 studies x 5 vertebrae.
+  for (const char* fold : {"fold_0", "fold_1"}) {
+    const json m = json::parse(read_file(dir / fold / "vertebra_eval" / "metrics.json"));
+    EXPECT_EQ(m["levels"]["vertebra"]["n"].get<int>(), 10) << fold;
+    EXPECT_EQ(m["levels"]["patient"]["n"].get<int>(), 2) << fold;
+    const json s = json::parse(read_file(dir / fold / "vertebra_eval" / "studies.json"));
+    EXPECT_EQ(s["evaluated"].size(), 2u) << fold;
+  }
+  EXPECT_NE(read_file(t / "cv.log").find("vertebra level"), std::string::npos);
 }
