@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 bash tools/build.sh
 V=build/vyolo
 # LibTorch's OpenMP threads spin-wait by default; with loader threads on the same 2 cores that halves throughput.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# OpenMP: a short spin before sleeping. Passive waiting halves training on a quiet 2-core machine; libgomp's long
+# default spin halves it when another process is busy. Either can still be chosen by setting it before the call.
+if [ -z "${OMP_WAIT_POLICY:-}" ]; then export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-50000}; fi
 OUT=${OUT:-output/demo}
 EPOCHS=${EPOCHS:-30}
 mkdir -p "$OUT"
