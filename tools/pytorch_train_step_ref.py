@@ -5,6 +5,7 @@ No data loading, no assigner/loss: a lower bound on what Ultralytics spends per 
 so `images/s` here is an upper bound on Ultralytics' training throughput there.
 
     /usr/bin/python3 tools/pytorch_train_step_ref.py n 2 12    # variant, threads, timed batches
+    /usr/bin/python3 tools/pytorch_train_step_ref.py n 2 20 640 infer   # batch-1 eval forward at 640 px (ms/image)
 Needs Debian's python3-torch (not a project dependency)."""
 import sys, time, copy, torch, torch.nn as nn
 class Conv(nn.Module):
@@ -51,6 +52,15 @@ threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 torch.set_num_threads(threads)
 v = sys.argv[1] if len(sys.argv) > 1 else 'n'
 m = Y8(*scales[v]); print(v, 'params', sum(p.numel() for p in m.parameters()))
+if len(sys.argv) > 5 and sys.argv[5] == 'infer':
+    sz = int(sys.argv[4]); m.eval(); x = torch.rand(1, 3, sz, sz); N = int(sys.argv[3])
+    with torch.no_grad():
+        for _ in range(3): m(x)
+        t = time.time()
+        for _ in range(N): m(x)
+    dt = (time.time() - t) / N
+    print(f'{v} threads {threads}: eval forward batch 1 at {sz}: {1000 * dt:.1f} ms/image ({1 / dt:.1f} images/s)')
+    sys.exit(0)
 ema = copy.deepcopy(m).eval()
 for p in ema.parameters(): p.requires_grad_(False)
 opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.937, nesterov=True)

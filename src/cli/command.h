@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "config/config.h"
+#include "config/tree_key.h"
 
 namespace vyolo::cli {
 
@@ -28,19 +29,6 @@ struct CommandSpec {
 };
 
 const std::vector<CommandSpec>& commands();
-
-// A command-level key (e.g. `weights=`) from the composed tree, or `fallback` when absent or null; a value of the
-// wrong type is a UsageError naming the key.
-template <typename T>
-T key_or(const YAML::Node& tree, const char* key, T fallback) {
-  const auto n = tree[key];
-  if (!n || n.IsNull()) return fallback;
-  try {
-    return n.as<T>();
-  } catch (const YAML::Exception&) {
-    throw UsageError(std::string(key) + "=" + YAML::Dump(n) + ": wrong type");
-  }
-}
 
 int cmd_train(const CommandContext&);
 int cmd_cv(const CommandContext&);

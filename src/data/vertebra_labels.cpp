@@ -1,12 +1,16 @@
 #include "data/vertebra_labels.h"
 
+#include <cctype>
+
 #include "common/error.h"
 
 namespace vyolo {
 
 VertebraLabels parse_vertebra_labels(const std::string& name) {
-  if (name == "verse") return VertebraLabels::Verse;
-  if (name == "totalseg" || name == "totalsegmentator") return VertebraLabels::TotalSeg;
+  std::string l = name;
+  for (auto& ch : l) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  if (l == "verse") return VertebraLabels::Verse;
+  if (l == "totalseg" || l == "totalsegmentator") return VertebraLabels::TotalSeg;
   throw UsageError("vertebra_labels must be 'verse' or 'totalseg', got '" + name + "'");
 }
 

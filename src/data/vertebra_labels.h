@@ -6,7 +6,7 @@ namespace vyolo {
 
 enum class VertebraLabels { Verse, TotalSeg };
 
-// "verse" | "totalseg" (also "totalsegmentator"); anything else throws UsageError.
+// "verse" | "totalseg" (also "totalsegmentator"), any case; anything else throws UsageError.
 VertebraLabels parse_vertebra_labels(const std::string& name);
 
 // Vertebra name ("C1".."C7", "T1".."T13", "L1".."L6", "S1") of a label, or "" when the label is not a vertebra.

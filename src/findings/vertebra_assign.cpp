@@ -28,30 +28,7 @@ int to_label(float v) { return int(std::lround(v)); }
 
 }  // namespace
 
-LabelScheme parse_label_scheme(const std::string& s) {
-  std::string l = s;
-  for (auto& ch : l) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  if (l == "verse") return LabelScheme::Verse;
-  if (l == "totalseg" || l == "totalsegmentator") return LabelScheme::TotalSeg;
-  throw UsageError("unknown vertebra_labels '" + s + "' (expected verse or totalseg)");
-}
-
 std::string label_scheme_name(LabelScheme s) { return s == LabelScheme::Verse ? "verse" : "totalseg"; }
-
-std::string vertebra_name(int label, LabelScheme s) {
-  if (s == LabelScheme::Verse) {
-    if (label >= 1 && label <= 7) return "C" + std::to_string(label);
-    if (label >= 8 && label <= 19) return "T" + std::to_string(label - 7);
-    if (label >= 20 && label <= 25) return "L" + std::to_string(label - 19);
-    if (label == 28) return "T13";
-    return "";
-  }
-  if (label == 26) return "S1";
-  if (label >= 27 && label <= 31) return "L" + std::to_string(32 - label);
-  if (label >= 32 && label <= 43) return "T" + std::to_string(44 - label);
-  if (label >= 44 && label <= 50) return "C" + std::to_string(51 - label);
-  return "";
-}
 
 int vertebra_label(const std::string& name, LabelScheme s) {
   for (int l = 1; l <= 60; ++l)

@@ -7,15 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "data/vertebra_labels.h"
 #include "data/volume.h"
 #include "findings/candidate.h"
 
 namespace vyolo::findings {
 
-enum class LabelScheme { Verse, TotalSeg };
-LabelScheme parse_label_scheme(const std::string& s);  // "verse" | "totalseg" ("totalsegmentator"); UsageError else
+using LabelScheme = VertebraLabels;  // the label maps of data/vertebra_labels.h
+using vyolo::vertebra_name;          // "" when the label is not a vertebra
+inline LabelScheme parse_label_scheme(const std::string& s) { return parse_vertebra_labels(s); }
 std::string label_scheme_name(LabelScheme s);
-std::string vertebra_name(int label, LabelScheme s);  // "" when the label is not a vertebra
 int vertebra_label(const std::string& name, LabelScheme s);  // 0 when the name has no label in the scheme
 // Normalises "l1", "vertebrae_L1", "L1_fx-g" to "L1"; "" when it does not name a vertebra.
 std::string normalize_vertebra_name(const std::string& s);

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "config/tree_key.h"
 #include "findings/ground_truth.h"
 #include "findings/report.h"
 
@@ -34,17 +35,6 @@ StudyInputs describe(const fs::path& dir) {
   s.fracture = first_existing(dir, {"fracture.nii.gz", "fracture.nii"});
   s.vertebrae = first_existing(dir, {"vertebrae.nii.gz", "vertebrae.nii", "vertebrae_mask.nii.gz", "multilabel_mask.nii.gz"});
   return s;
-}
-
-template <typename T>
-std::optional<T> key(const YAML::Node& tree, const char* k) {
-  const auto n = tree[k];
-  if (!n || n.IsNull()) return std::nullopt;
-  try {
-    return n.as<T>();
-  } catch (const YAML::Exception&) {
-    throw UsageError(std::string(k) + "=" + YAML::Dump(n) + ": wrong type");
-  }
 }
 
 }  // namespace
@@ -160,24 +150,24 @@ EvaluateSummary evaluate_command(const Config& cfg, const std::vector<std::strin
                                  const std::function<void(const fs::path&)>& on_run_dir) {
   const auto& t = cfg.tree;
   const auto weights = weights_list(t);
-  const auto source = key<std::string>(t, "source").value_or("");
-  const auto out = key<std::string>(t, "out").value_or("");
+  const auto source = tree_key<std::string>(t, "source").value_or("");
+  const auto out = tree_key<std::string>(t, "out").value_or("");
   if (source.empty()) throw UsageError("evaluate needs source=DIR (a folder of studies with ground truth)");
   if (out.empty()) throw UsageError("evaluate needs out=DIR (where metrics.json, sweeps and plots go)");
   init_threads(cfg.training.threads);
-  const auto device = parse_device(key<std::string>(t, "device").value_or(cfg.training.device));
+  const auto device = parse_device(tree_key<std::string>(t, "device").value_or(cfg.training.device));
   NmsOptions nms;
-  nms.conf = key<double>(t, "conf").value_or(0.01);
-  nms.iou = key<double>(t, "iou").value_or(0.7);
-  nms.max_det = key<int>(t, "max_det").value_or(300);
+  nms.conf = tree_key<double>(t, "conf").value_or(0.01);
+  nms.iou = tree_key<double>(t, "iou").value_or(0.7);
+  nms.max_det = tree_key<int>(t, "max_det").value_or(300);
   EvaluateOptions opt;
-  opt.label_scheme = key<std::string>(t, "vertebra_labels").value_or("verse");
+  opt.label_scheme = tree_key<std::string>(t, "vertebra_labels").value_or("verse");
   findings::parse_label_scheme(opt.label_scheme);  // a bad name fails before any work
-  opt.grades = key<std::string>(t, "grades").value_or("");
-  opt.min_grade = key<int>(t, "min_grade").value_or(1);
-  opt.eval.threshold = key<double>(t, "threshold").value_or(0.5);
+  opt.grades = tree_key<std::string>(t, "grades").value_or("");
+  opt.min_grade = tree_key<int>(t, "min_grade").value_or(1);
+  opt.eval.threshold = tree_key<double>(t, "threshold").value_or(0.5);
   opt.predict.threshold = opt.eval.threshold;
-  opt.predict.batch = key<int>(t, "batch").value_or(16);
+  opt.predict.batch = tree_key<int>(t, "batch").value_or(16);
   if (!opt.grades.empty() && !fs::exists(opt.grades)) throw UsageError("grades=" + opt.grades + ": file not found");
   const ModelRequest req = request_from_overrides(cfg, overrides);
   std::vector<VolumeModel> models;

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "config/tree_key.h"
 #include "data/hu_window.h"
 #include "data/slicing.h"
 #include "findings/label_volume.h"
@@ -180,17 +181,6 @@ std::string model_name(const fs::path& p) {
   if ((stem == "best" || stem == "last") && !parent.filename().empty())
     return parent.filename().string() + "/" + stem;
   return stem;
-}
-
-template <typename T>
-std::optional<T> key(const YAML::Node& tree, const char* k) {
-  const auto n = tree[k];
-  if (!n || n.IsNull()) return std::nullopt;
-  try {
-    return n.as<T>();
-  } catch (const YAML::Exception&) {
-    throw UsageError(std::string(k) + "=" + YAML::Dump(n) + ": wrong type");
-  }
 }
 
 }  // namespace
@@ -459,8 +449,8 @@ ModelRequest request_from_overrides(const Config& cfg, const std::vector<std::st
     if (starts("data.view=") || starts("constants.view=")) r.view = cfg.data.view;
     if (starts("data.hu_windows") || starts("constants.hu_windows")) r.windows = cfg.data.hu_windows;
   }
-  if (auto c = key<std::string>(cfg.tree, "crop")) r.crop = *c;
-  if (auto m = key<int>(cfg.tree, "margin")) r.margin = *m;
+  if (auto c = tree_key<std::string>(cfg.tree, "crop")) r.crop = *c;
+  if (auto m = tree_key<int>(cfg.tree, "margin")) r.margin = *m;
   return r;
 }
 
@@ -468,18 +458,18 @@ fs::path predict_volume_command(const Config& cfg, const std::vector<std::string
                                 const std::function<void(const fs::path&)>& on_run_dir) {
   const auto& t = cfg.tree;
   const auto weights = weights_list(t);
-  const auto source = key<std::string>(t, "source").value_or("");
+  const auto source = tree_key<std::string>(t, "source").value_or("");
   if (source.empty()) throw UsageError("predict needs source=PATH (a NIfTI file or DICOM folder)");
   init_threads(cfg.training.threads);
-  const auto device = parse_device(key<std::string>(t, "device").value_or(cfg.training.device));
+  const auto device = parse_device(tree_key<std::string>(t, "device").value_or(cfg.training.device));
   NmsOptions nms;
-  nms.conf = key<double>(t, "conf").value_or(0.25);
-  nms.iou = key<double>(t, "iou").value_or(0.7);
-  nms.max_det = key<int>(t, "max_det").value_or(300);
-  const auto scheme_name = key<std::string>(t, "vertebra_labels").value_or("verse");
+  nms.conf = tree_key<double>(t, "conf").value_or(0.25);
+  nms.iou = tree_key<double>(t, "iou").value_or(0.7);
+  nms.max_det = tree_key<int>(t, "max_det").value_or(300);
+  const auto scheme_name = tree_key<std::string>(t, "vertebra_labels").value_or("verse");
   VolumePredictOptions opt;
   opt.findings.assign.scheme = findings::parse_label_scheme(scheme_name);
-  opt.batch = key<int>(t, "batch").value_or(16);
+  opt.batch = tree_key<int>(t, "batch").value_or(16);
   const ModelRequest req = request_from_overrides(cfg, overrides);
 
   std::vector<VolumeModel> models;
@@ -487,15 +477,15 @@ fs::path predict_volume_command(const Config& cfg, const std::vector<std::string
     models.push_back(load_volume_model(w, cfg, req, nms, device));
     for (const auto& msg : models.back().warnings) std::cerr << "vyolo predict: warning: " << msg << "\n";
   }
-  const auto mask = key<std::string>(t, "mask").value_or("");
+  const auto mask = tree_key<std::string>(t, "mask").value_or("");
   VolumeStudy study = load_study(source, mask);
   if (!study.mask)
     std::cerr << "vyolo predict: no mask= given: candidates and a patient probability only, no per-vertebra table\n";
   auto f = predict_study(models, study, opt);
 
-  const auto out = increment_path(key<std::string>(t, "project").value_or("runs/predict"),
-                                  key<std::string>(t, "name").value_or("predict"),
-                                  key<bool>(t, "exist_ok").value_or(false));
+  const auto out = increment_path(tree_key<std::string>(t, "project").value_or("runs/predict"),
+                                  tree_key<std::string>(t, "name").value_or("predict"),
+                                  tree_key<bool>(t, "exist_ok").value_or(false));
   fs::create_directories(out);
   try {
     if (on_run_dir) on_run_dir(out);
