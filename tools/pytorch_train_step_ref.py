@@ -54,6 +54,12 @@ v = sys.argv[1] if len(sys.argv) > 1 else 'n'
 m = Y8(*scales[v]); print(v, 'params', sum(p.numel() for p in m.parameters()))
 if len(sys.argv) > 5 and sys.argv[5] == 'infer':
     sz = int(sys.argv[4]); m.eval(); x = torch.rand(1, 3, sz, sz); N = int(sys.argv[3])
+    with torch.no_grad():  # fold BatchNorm into the convolutions, as Ultralytics' predict does
+        for c in [mod for mod in m.modules() if isinstance(mod, Conv)]:
+            f = c.bn.weight / torch.sqrt(c.bn.running_var + c.bn.eps)
+            conv = nn.Conv2d(c.conv.in_channels, c.conv.out_channels, c.conv.kernel_size, c.conv.stride, c.conv.padding, bias=True)
+            conv.weight.copy_(c.conv.weight * f.view(-1, 1, 1, 1)); conv.bias.copy_(c.bn.bias - c.bn.running_mean * f)
+            c.conv, c.bn = conv, nn.Identity()
     with torch.no_grad():
         for _ in range(3): m(x)
         t = time.time()
