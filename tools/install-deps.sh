@@ -8,6 +8,7 @@ PKGS=(
   libyaml-cpp-dev                   # config composition
   libgdcm-dev libgdcm-tools         # DICOM (incl. JPEG-2000 via OpenJPEG)
   libnifti2-dev                     # NIfTI-1/2 (.nii, .nii.gz)
+  libdeflate-dev                    # fast deflate for the dataset's PNGs
   zlib1g-dev
   libprotobuf-dev protobuf-compiler # TensorBoard and W&B records
   nlohmann-json3-dev                # JSON (safetensors headers, reports)

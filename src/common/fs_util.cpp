@@ -1,5 +1,7 @@
 #include "common/fs_util.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -13,9 +15,11 @@ namespace vyolo {
 void write_file_atomic(const fs::path& path, const std::string& bytes) {
   std::error_code ec;
   if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
-  std::random_device rd;
+  // A temp name no other thread or process uses at the same time: pid + thread-local counter (a random_device per
+  // call cost more than the write for small dataset files).
+  thread_local uint64_t counter = std::random_device{}();
   fs::path tmp = path;
-  tmp += ".tmp" + std::to_string(rd() % 1000000);
+  tmp += ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(counter++ % 1000000007);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw RuntimeError("cannot write " + path.string() + ": cannot create temp file " + tmp.string());

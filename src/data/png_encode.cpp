@@ -1,9 +1,10 @@
 #include "data/png_encode.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "common/error.h"
 
@@ -22,8 +23,7 @@ void chunk(std::string& out, const char* type, const unsigned char* data, size_t
   const size_t start = out.size();
   out.append(type, 4);
   out.append(reinterpret_cast<const char*>(data), n);
-  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(out.data() + start), static_cast<uInt>(n + 4));
-  put32(out, static_cast<uint32_t>(crc));
+  put32(out, libdeflate_crc32(0, out.data() + start, n + 4));
 }
 
 }  // namespace
@@ -64,10 +64,23 @@ std::string encode_png(const cv::Mat& img, int level) {
     for (size_t i = 0; i < row_bytes; ++i) line[1 + i] = static_cast<unsigned char>(cur[i] - prev[i]);
     prev.swap(cur);
   }
-  uLongf zlen = compressBound(static_cast<uLong>(raw.size()));
-  std::vector<unsigned char> z(zlen);
-  if (compress2(z.data(), &zlen, raw.data(), static_cast<uLong>(raw.size()), level) != Z_OK)
-    throw RuntimeError("encode_png: zlib compression failed");
+  // libdeflate: a zlib stream like zlib's compress2, about twice as fast at low levels (0-12; 0 = stored).
+  struct Compressor {
+    libdeflate_compressor* c = nullptr;
+    int level = -1;
+    ~Compressor() { libdeflate_free_compressor(c); }
+  };
+  thread_local Compressor comp;
+  level = std::clamp(level, 0, 12);
+  if (!comp.c || comp.level != level) {
+    libdeflate_free_compressor(comp.c);
+    comp.c = libdeflate_alloc_compressor(level);
+    comp.level = level;
+    if (!comp.c) throw RuntimeError("encode_png: cannot allocate a compressor at level " + std::to_string(level));
+  }
+  std::vector<unsigned char> z(libdeflate_zlib_compress_bound(comp.c, raw.size()));
+  const size_t zlen = libdeflate_zlib_compress(comp.c, raw.data(), raw.size(), z.data(), z.size());
+  if (zlen == 0) throw RuntimeError("encode_png: compression failed");
   std::string out("\x89PNG\r\n\x1a\n", 8);
   unsigned char ihdr[13];
   const uint32_t w = static_cast<uint32_t>(img.cols), h = static_cast<uint32_t>(img.rows);

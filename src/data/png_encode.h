@@ -1,6 +1,6 @@
-// A small, fast PNG encoder for the dataset writer: 8- or 16-bit, 1 or 3 channels, "Up" row filter, zlib level as
-// given. libpng's adaptive filtering dominated `prepare` time; this writes the same pixels (cv::imread reads them
-// back unchanged, 3-channel Mats in OpenCV's BGR order like cv::imwrite).
+// A small, fast PNG encoder for the dataset writer: 8- or 16-bit, 1 or 3 channels, "Up" row filter, deflate at the
+// given level (libdeflate, 0-12; 0 = stored). libpng's adaptive filtering and zlib dominated `prepare` time; this
+// writes the same pixels (cv::imread reads them back unchanged, 3-channel Mats in OpenCV's BGR order like cv::imwrite).
 #pragma once
 #include <string>
 

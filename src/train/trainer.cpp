@@ -487,6 +487,8 @@ void Run::train_epoch(int epoch, int start_batch) {
   }  // the batches done before an interruption (the loader's order and augmentation depend on seed and epoch only)
   std::vector<torch::Tensor> params = net_->parameters();
   PhaseTimer pt(std::getenv("VYOLO_PROFILE") != nullptr);
+  // The epoch's closing progress line shows the last batch's instances and size, as Ultralytics' bar does.
+  int last_instances = 0, last_size = cfg_.data.image_size;
   for (int i = start_batch; pt.mark("progress and logging"), train_loader_->next(b); ++i) {
     pt.mark("wait for loader");
     const int64_t ni = i + int64_t(nb_) * epoch;
@@ -519,7 +521,9 @@ void Run::train_epoch(int epoch, int start_batch) {
       last_opt_step_ = ni;
       stepped = true;
     }
-    progress(epoch, i, tloss_, static_cast<int>(b.targets.size()), b.w, false);
+    last_instances = static_cast<int>(b.targets.size());
+    last_size = b.w;
+    progress(epoch, i, tloss_, last_instances, last_size, false);
     std::map<std::string, double> sc{{"train/box_loss", items[0].item<double>()},
                                      {"train/cls_loss", items[1].item<double>()},
                                      {"train/dfl_loss", items[2].item<double>()}};
@@ -545,7 +549,7 @@ void Run::train_epoch(int epoch, int start_batch) {
       return;
     }
   }
-  progress(epoch, nb_ - 1, tloss_, 0, cfg_.data.image_size, true);
+  progress(epoch, nb_ - 1, tloss_, last_instances, last_size, true);
   pt.report(std::cerr);
 }
 
