@@ -17,17 +17,6 @@
 namespace vyolo::cli {
 namespace {
 
-template <class T>
-T key(const Config& cfg, const char* k, T dflt) {
-  auto n = cfg.tree[k];
-  if (!n || n.IsNull()) return dflt;
-  try {
-    return n.as<T>();
-  } catch (const std::exception&) {
-    throw UsageError(std::string(k) + ": bad value '" + n.as<std::string>("") + "'");
-  }
-}
-
 bool overridden(const CommandContext& ctx, const std::string& k) {
   return std::any_of(ctx.overrides.begin(), ctx.overrides.end(),
                      [&](const std::string& o) { return o.rfind(k + "=", 0) == 0; });
@@ -37,7 +26,7 @@ bool overridden(const CommandContext& ctx, const std::string& k) {
 
 int cmd_val(const CommandContext& ctx) {
   Config cfg = ctx.cfg;
-  const auto weights = key<std::string>(cfg, "weights", "");
+  const auto weights = key_or<std::string>(cfg.tree, "weights", "");
   if (weights.empty()) throw UsageError("vyolo val: weights=PATH is required (a .safetensors checkpoint)");
   if (!fs::exists(weights)) throw UsageError("vyolo val: weights file not found: " + weights);
   infer::init_threads(cfg.training.threads);
@@ -56,9 +45,9 @@ int cmd_val(const CommandContext& ctx) {
   lo.box = cfg.hyp.box, lo.cls = cfg.hyp.cls, lo.dfl = cfg.hyp.dfl;
   loss::DetectionLoss loss(lo);
   train::ValOptions vo;
-  vo.conf = key<double>(cfg, "conf", 0.001);
-  vo.iou = key<double>(cfg, "iou", 0.7);
-  vo.max_det = key<int>(cfg, "max_det", 300);
+  vo.conf = key_or<double>(cfg.tree, "conf", 0.001);
+  vo.iou = key_or<double>(cfg.tree, "iou", 0.7);
+  vo.max_det = key_or<int>(cfg.tree, "max_det", 300);
   auto names = spec.names;
   vo.names = names;
   auto r = train::validate(net, *loader, &loss, device, spec.num_classes, vo);
@@ -66,8 +55,8 @@ int cmd_val(const CommandContext& ctx) {
   std::printf("Speed: %.1f ms per image (%lld images, %.2f s)\n", r.images ? 1000.0 * r.seconds / r.images : 0.0,
               (long long)r.images, r.seconds);
 
-  const auto out = increment_path(key<std::string>(cfg, "project", "runs/val"), key<std::string>(cfg, "name", "val"),
-                                  key<bool>(cfg, "exist_ok", false));
+  const auto out = increment_path(key_or<std::string>(cfg.tree, "project", "runs/val"),
+                                  key_or<std::string>(cfg.tree, "name", "val"), key_or<bool>(cfg.tree, "exist_ok", false));
   nlohmann::json j;
   j["weights"] = weights;
   j["images"] = r.images;

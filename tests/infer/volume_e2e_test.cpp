@@ -1,6 +1,6 @@
 // End to end on the phantom through the command line: synth -> prepare -> train -> evaluate on held-out phantoms (a
 // model trained by the project must find the fractured vertebrae), and `vyolo cv` with vertebra-level evaluation of
-// every fold.
+// every fold, then `vyolo val` on a fold's checkpoint.
 //
 // Recipe chosen to fit CI (about 1-2 minutes on 2 cores): yolov8n on 64 px per-vertebra crops, 8 training phantoms
 // of 5 vertebrae (6 train / 2 val patients), 10 epochs; 4 held-out phantoms (seed 2) for the evaluation.
@@ -12,8 +12,10 @@
 // scores stay near 0.01), and one calling everything fractured scores 0 specificity, so both bounds demand learning.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <random>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -140,4 +142,39 @@ TEST(VolumeEndToEnd, CrossValidationEvaluatesEachFoldOnItsVolumes) {
     EXPECT_EQ(s["evaluated"].size(), 2u) << fold;
   }
   EXPECT_NE(read_file(t / "cv.log").find("vertebra level"), std::string::npos);
+
+  // `vyolo val` on fold_0's last checkpoint, at the trainer's validation batch (2 x 16; validation losses are means
+  // over batches, as in Ultralytics), reproduces the losses of the run's last results.csv row.
+  ASSERT_EQ(run(t,
+                "val -cd " + T + "/conf weights=" + (dir / "fold_0" / "weights" / "last.safetensors").string() +
+                    " split=fold_0 data.data_dir=" + T + "/ds data.image_size=64 data.batch_size=32 project=" + T +
+                    "/val name=v",
+                t / "val.log"),
+            0)
+      << read_file(t / "val.log");
+  const json vm = json::parse(read_file(t / "val" / "v" / "metrics.json"))["metrics"];
+  std::istringstream csv(read_file(dir / "fold_0" / "results.csv"));
+  std::string header, line, last;
+  std::getline(csv, header);
+  while (std::getline(csv, line))
+    if (!line.empty()) last = line;
+  auto cells = [](const std::string& row) {
+    std::vector<std::string> out;
+    std::stringstream ss(row);
+    for (std::string c; std::getline(ss, c, ',');) {
+      c.erase(0, c.find_first_not_of(' '));
+      out.push_back(c);
+    }
+    return out;
+  };
+  const auto names = cells(header), values = cells(last);
+  ASSERT_EQ(names.size(), values.size());
+  int compared = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i].rfind("val/", 0) != 0 || names[i].find("loss") == std::string::npos) continue;
+    const double want = std::stod(values[i]), got = vm.at(names[i]).get<double>();
+    EXPECT_NEAR(got, want, 1e-4 * std::max(1.0, std::abs(want))) << names[i];
+    ++compared;
+  }
+  EXPECT_EQ(compared, 3);
 }
