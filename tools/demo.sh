@@ -4,7 +4,7 @@
 # Outputs go to $OUT (default output/demo). EPOCHS (default 30) trades time for accuracy; ~10-15 min on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/build.sh
+VYOLO_TARGET=vyolo bash tools/build.sh  # the command only: tests and benchmarks are not needed here
 V=build/vyolo
 # LibTorch's OpenMP threads spin-wait by default; with loader threads on the same 2 cores that halves throughput.
 # OpenMP: a short spin before sleeping. Passive waiting halves training on a quiet 2-core machine; libgomp's long
