@@ -14,25 +14,30 @@ OUT=${OUT:-output/demo}
 EPOCHS=${EPOCHS:-30}
 mkdir -p "$OUT"
 
-echo "== 1/6 synthetic phantom (10 patients) =="
+echo "== 1/7 synthetic phantom (10 patients) =="
 $V synth out="$OUT/phantom" cases=10 seed=42
-echo "== 2/6 prepare: CT → 256 px HU slices + YOLO labels =="
+echo "== 2/7 prepare: CT → 256 px HU slices + YOLO labels =="
 $V prepare source="$OUT/phantom" out="$OUT/dataset" max_negatives=3
-echo "== 3/6 split: patient-level folds =="
+echo "== 3/7 split: patient-level folds =="
 $V split data="$OUT/dataset" folds=5 seed=42 out="$OUT/conf/split"
 # Train with the folds just written: a copy of conf/ whose split group holds them.
 cp -r conf/config.yaml conf/data conf/hyp conf/logging conf/model "$OUT/conf/"
-echo "== 4/6 train yolov8n on fold 0 ($EPOCHS epochs) =="
+echo "== 4/7 train yolov8n on fold 0 ($EPOCHS epochs) =="
 $V train -cd "$OUT/conf" split=fold_0 data.data_dir="$OUT/dataset" training.epochs="$EPOCHS" training.patience=50 \
   data.num_workers=1 logging.log_dir="$OUT/train" logging.experiment_name=demo
 RUN="$OUT/train/demo/fold_0"
-echo "== 5/6 validate the best checkpoint =="
+echo "== 5/7 validate the best checkpoint =="
 $V val -cd "$OUT/conf" weights="$RUN/weights/best.safetensors" data.data_dir="$OUT/dataset" project="$OUT" name=val exist_ok=true
-echo "== 6/6 predict on a validation patient's CT volume =="
-CASE=$(sed -n 's/^  - //p' "$OUT/conf/split/fold_0.yaml" | tail -n 1)  # a validation patient
+echo "== 6/7 predict on a validation patient's CT volume =="
+# fold_0's validation patients (the split file quotes them)
+VAL=$(sed -n '/^val_patients:/,$ s/^  - //p' "$OUT/conf/split/fold_0.yaml" | tr -d "\"'" | paste -sd, -)
+CASE=${VAL##*,}
 $V predict weights="$RUN/weights/best.safetensors" source="$OUT/phantom/$CASE/ct.nii.gz" \
   mask="$OUT/phantom/$CASE/vertebrae.nii.gz" project="$OUT" name=predict exist_ok=true
+echo "== 7/7 vertebra- and patient-level evaluation on fold 0's validation patients ($VAL) =="
+$V evaluate weights="$RUN/weights/best.safetensors" source="$OUT/phantom" studies="[$VAL]" out="$OUT/evaluate"
 
 echo
+sed -n '/^### vertebra level/,/^### patient level/p' "$OUT/evaluate/sweep.md" | sed '$d'
 echo "Done. Training run: $RUN (results.csv, weights/, plots/, tensorboard/)"
-echo "Validation: $OUT/val   Findings: $OUT/predict/findings.json"
+echo "Validation: $OUT/val   Findings: $OUT/predict/findings.json   Evaluation: $OUT/evaluate (metrics.json, sweep.md)"

@@ -6,7 +6,8 @@ namespace vyolo::cli {
 const std::vector<CommandSpec>& commands() {
   static const std::vector<CommandSpec> table = {
       {"train", "train one fold (default split=fold_0)", "weights: null\n", cmd_train},
-      {"cv", "train every fold, then write the cross-validation summary", "folds: null\n", cmd_cv},
+      {"cv", "train every fold, then write the cross-validation summary",
+       "folds: null\nstudies: null\nthreshold: 0.5\nvertebra_labels: null\n", cmd_cv},
       {"val", "evaluate a checkpoint on a split",
        "weights: null\nconf: 0.001\niou: 0.7\nmax_det: 300\nproject: runs/val\nname: val\nexist_ok: false\n", cmd_val},
       {"predict", "images, folders, NIfTI files or DICOM series -> boxes, overlays, reports",
@@ -16,7 +17,8 @@ const std::vector<CommandSpec>& commands() {
        cmd_predict},
       {"evaluate", "studies with ground truth -> slice, vertebra and patient metrics",
        "weights: null\nsource: null\nout: null\nconf: 0.01\niou: 0.7\nmax_det: 300\ndevice: cpu\nbatch: 16\n"
-       "threshold: 0.5\ngrades: null\nmin_grade: 1\nvertebra_labels: verse\ncrop: null\nmargin: null\n",
+       "threshold: 0.5\ngrades: null\nmin_grade: 1\nvertebra_labels: verse\ncrop: null\nmargin: null\n"
+       "studies: null\n",
        cmd_evaluate},
       {"prepare", "CT studies -> YOLO slice dataset (+ data.yaml, stats.json)",
        "source: null\nout: null\nview: null\nimage_size: null\nmode: hu16\nslab_window: bone\ncrop: vertebra\n"

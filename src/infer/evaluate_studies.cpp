@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -165,6 +166,17 @@ EvaluateSummary evaluate_command(const Config& cfg, const std::vector<std::strin
   findings::parse_label_scheme(opt.label_scheme);  // a bad name fails before any work
   opt.grades = tree_key<std::string>(t, "grades").value_or("");
   opt.min_grade = tree_key<int>(t, "min_grade").value_or(1);
+  // studies=[a,b] (or "a,b"): only these study folders, e.g. one fold's validation patients.
+  if (const auto n = t["studies"]; n && !n.IsNull()) {
+    if (n.IsSequence()) {
+      for (const auto& e : n) opt.only.push_back(e.as<std::string>());
+    } else {
+      std::stringstream ss(n.as<std::string>());
+      for (std::string id; std::getline(ss, id, ',');)
+        if (!id.empty()) opt.only.push_back(id);
+    }
+    if (opt.only.empty()) throw UsageError("studies: empty list");
+  }
   opt.eval.threshold = tree_key<double>(t, "threshold").value_or(0.5);
   opt.predict.threshold = opt.eval.threshold;
   opt.predict.batch = tree_key<int>(t, "batch").value_or(16);

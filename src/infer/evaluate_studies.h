@@ -49,8 +49,8 @@ EvaluateSummary evaluate_studies(std::vector<VolumeModel>& models, const std::fi
                                  const std::filesystem::path& out, const EvaluateOptions& opt,
                                  std::ostream* log = nullptr);
 
-// `vyolo evaluate`: reads weights, source, out, conf, iou, max_det, batch, device, threshold, grades, min_grade,
-// vertebra_labels, crop, margin from the tree; on_run_dir(out) is called once `out` exists.
+// `vyolo evaluate`: reads weights, source, out, studies, conf, iou, max_det, batch, device, threshold, grades,
+// min_grade, vertebra_labels, crop, margin from the tree; on_run_dir(out) is called once `out` exists.
 EvaluateSummary evaluate_command(const Config& cfg, const std::vector<std::string>& overrides,
                                  const std::function<void(const std::filesystem::path&)>& on_run_dir);
 

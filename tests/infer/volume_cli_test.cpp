@@ -108,4 +108,17 @@ TEST(VolumeCli, PredictWithTwoModelsAndEvaluate) {
   EXPECT_EQ(s["evaluated"].size(), 2u);
   EXPECT_EQ(s["skipped"].size(), 1u);
   EXPECT_NE(read_file(tmp.path / "e.log").find("skipped"), std::string::npos);
+
+  // studies=[...]: just the named study folders; a name without a folder is skipped with the reason.
+  const std::string first = s["evaluated"][0]["study"].get<std::string>();
+  ASSERT_EQ(run("evaluate weights=" + a.string() + " source=" + (tmp.path / "studies").string() + " out=" +
+                    (tmp.path / "eval1").string() + " 'studies=[" + first + ",no_such_case]' training.threads=2",
+                tmp.path / "e1.log"),
+            0)
+      << read_file(tmp.path / "e1.log");
+  const json s1 = json::parse(read_file(tmp.path / "eval1" / "studies.json"));
+  ASSERT_EQ(s1["evaluated"].size(), 1u);
+  EXPECT_EQ(s1["evaluated"][0]["study"], first);
+  ASSERT_EQ(s1["skipped"].size(), 1u);
+  EXPECT_EQ(s1["skipped"][0]["study"], "no_such_case");
 }
