@@ -32,10 +32,7 @@ int cmd_predict(const CommandContext& ctx) {
 
   model::ModelSpec spec;
   auto net = model::load_model(weights, &spec);
-  infer::NmsOptions nms;
-  nms.conf = key_or<double>(t, "conf", 0.25);
-  nms.iou = key_or<double>(t, "iou", 0.7);
-  nms.max_det = key_or<int>(t, "max_det", 300);
+  const infer::NmsOptions nms = infer::nms_options(t, 0.25);
   const int imgsz = key_or<int>(t, "imgsz", spec.img_size > 0 ? spec.img_size : 640);
 
   auto files = infer::list_image_sources(source);

@@ -157,10 +157,7 @@ EvaluateSummary evaluate_command(const Config& cfg, const std::vector<std::strin
   if (out.empty()) throw UsageError("evaluate needs out=DIR (where metrics.json, sweeps and plots go)");
   init_threads(cfg.training.threads);
   const auto device = parse_device(tree_key<std::string>(t, "device").value_or(cfg.training.device));
-  NmsOptions nms;
-  nms.conf = tree_key<double>(t, "conf").value_or(0.01);
-  nms.iou = tree_key<double>(t, "iou").value_or(0.7);
-  nms.max_det = tree_key<int>(t, "max_det").value_or(300);
+  const NmsOptions nms = nms_options(t, 0.01);
   EvaluateOptions opt;
   opt.label_scheme = tree_key<std::string>(t, "vertebra_labels").value_or("verse");
   findings::parse_label_scheme(opt.label_scheme);  // a bad name fails before any work

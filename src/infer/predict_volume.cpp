@@ -462,10 +462,7 @@ fs::path predict_volume_command(const Config& cfg, const std::vector<std::string
   if (source.empty()) throw UsageError("predict needs source=PATH (a NIfTI file or DICOM folder)");
   init_threads(cfg.training.threads);
   const auto device = parse_device(tree_key<std::string>(t, "device").value_or(cfg.training.device));
-  NmsOptions nms;
-  nms.conf = tree_key<double>(t, "conf").value_or(0.25);
-  nms.iou = tree_key<double>(t, "iou").value_or(0.7);
-  nms.max_det = tree_key<int>(t, "max_det").value_or(300);
+  const NmsOptions nms = nms_options(t, 0.25);
   const auto scheme_name = tree_key<std::string>(t, "vertebra_labels").value_or("verse");
   VolumePredictOptions opt;
   opt.findings.assign.scheme = findings::parse_label_scheme(scheme_name);

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
+#include "config/tree_key.h"
 
 namespace vyolo::infer {
 
@@ -47,6 +48,14 @@ torch::Tensor to_tensor(const cv::Mat& img, int channels) {
   if (!rgb.isContinuous()) rgb = rgb.clone();
   auto t = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, rgb.channels()}, torch::kUInt8);
   return t.permute({2, 0, 1}).to(torch::kFloat).div_(255.0).contiguous();
+}
+
+NmsOptions nms_options(const YAML::Node& tree, double default_conf) {
+  NmsOptions nms;
+  nms.conf = key_or<double>(tree, "conf", default_conf);
+  nms.iou = key_or<double>(tree, "iou", 0.7);
+  nms.max_det = key_or<int>(tree, "max_det", 300);
+  return nms;
 }
 
 Predictor::Predictor(model::YoloV8 net, int imgsz, NmsOptions nms, torch::Device device)

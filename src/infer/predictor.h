@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "infer/postprocess.h"
 #include "model/yolo.h"
@@ -21,6 +22,9 @@ torch::Device parse_device(const std::string& s);
 
 // Uses every core for intra-op parallelism (Debian's PyTorch starts with one thread); `threads` > 0 overrides.
 void init_threads(int threads = 0);
+
+// NMS settings from a command's `conf`, `iou` and `max_det` keys (absent: default_conf, 0.7, 300).
+NmsOptions nms_options(const YAML::Node& tree, double default_conf);
 
 class Predictor {
  public:

@@ -9,23 +9,13 @@
 #include <opencv2/imgproc.hpp>
 
 #include "data/hu_window.h"
+#include "temp_dir.h"
 
 namespace vyolo::dataset::test {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("vyolo_dataset_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using vyolo::test::TempDir;
 
 inline void write_text(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());

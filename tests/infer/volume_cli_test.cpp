@@ -11,24 +11,14 @@
 #include "common/safetensors.h"
 #include "data/phantom.h"
 #include "model/weights.h"
+#include "temp_dir.h"
 
 using namespace vyolo;
 using json = nlohmann::json;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("vyolo_volcli_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using vyolo::test::TempDir;
 
 fs::path write_model(const fs::path& dir, const std::string& name, int seed) {
   torch::manual_seed(seed);

@@ -22,6 +22,7 @@
 
 #include "common/fs_util.h"
 #include "common/safetensors.h"
+#include "temp_dir.h"
 
 using namespace vyolo;
 using json = nlohmann::json;
@@ -38,18 +39,7 @@ int run(const fs::path& cwd, const std::string& args, const fs::path& log) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("vyolo_" + tag + "_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using vyolo::test::TempDir;
 
 }  // namespace
 

@@ -17,6 +17,7 @@
 #include "infer/evaluate_studies.h"
 #include "infer/predict_volume.h"
 #include "model/weights.h"
+#include "temp_dir.h"
 
 using namespace vyolo;
 using namespace vyolo::infer;
@@ -24,18 +25,7 @@ using json = nlohmann::json;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("vyolo_vol_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using vyolo::test::TempDir;
 
 // An untrained yolov8n checkpoint with the trainer's metadata keys. Untrained heads score ~0.01 at stride 32, so a
 // low conf gives a few boxes per slice: enough to exercise linking, assignment and every output.

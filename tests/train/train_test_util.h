@@ -10,23 +10,13 @@
 #include <opencv2/imgproc.hpp>
 
 #include "config/config.h"
+#include "temp_dir.h"
 
 namespace vyolo::train::test {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("vyolo_train_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using vyolo::test::TempDir;
 
 // n_train + n_val images of size x size, each with 1-2 rectangles of 18..40% of the side.
 inline fs::path make_synthetic_set(const fs::path& root, int n_train, int n_val, int size, unsigned seed = 7) {
