@@ -1,8 +1,12 @@
 #include "dataset/yolo_dataset.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <list>
 #include <mutex>
@@ -24,7 +28,11 @@ namespace vyolo::dataset {
 
 namespace {
 
-constexpr int kCacheVersion = 1;
+// 2: label parsing changed (issue 12 session); older caches are re-checked.
+constexpr int kCacheVersion = 2;
+// Our label cache's file-name suffix. No Ultralytics version uses it (Ultralytics keeps a NumPy pickle at
+// labels/<split>.cache), so both tools can share one dataset folder.
+constexpr const char* kCacheSuffix = ".vyolo-cache.json";
 
 const std::set<std::string>& image_exts() {
   static const std::set<std::string> e{"bmp", "jpg", "jpeg", "png", "tif", "tiff", "webp"};
@@ -157,6 +165,57 @@ Entry check_one(const std::string& image, const std::string& label, int nc) {
 }
 
 void default_warn(const std::string& m) { std::cerr << "WARNING " << m << "\n"; }
+
+// FNV-1a, 64 bit, as 16 hex digits.
+std::string fnv1a_hex(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// The user cache folder for label caches of datasets we cannot write beside: $XDG_CACHE_HOME/vyolo/labels (an
+// absolute XDG_CACHE_HOME only, as the XDG spec asks), else $HOME/.cache/vyolo/labels; empty when neither is set.
+fs::path user_label_cache_dir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg && *xdg && fs::path(xdg).is_absolute()) return fs::path(xdg) / "vyolo" / "labels";
+  const char* home = std::getenv("HOME");
+  if (home && *home) return fs::path(home) / ".cache" / "vyolo" / "labels";
+  return {};
+}
+
+// Prints `msg` through `warn` once per process for each `key`.
+void warn_once(const WarnFn& warn, const std::string& key, const std::string& msg) {
+  static std::mutex m;
+  static std::set<std::string> said;
+  {
+    std::lock_guard<std::mutex> lk(m);
+    if (!said.insert(key).second) return;
+  }
+  warn(msg);
+}
+
+// A cache file of ours, parsed, or null when absent, unreadable, of another version or class count, or (with
+// `label_dir` set: the user cache, named by a hash) of another label folder.
+nlohmann::json read_cache(const fs::path& p, int nc, const std::string& label_dir, const WarnFn& warn) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return nullptr;
+  try {
+    nlohmann::json c = nlohmann::json::parse(read_file(p));
+    if (!c.is_object() || c.value("version", 0) != kCacheVersion || c.value("nc", -1) != nc ||
+        !c.contains("entries") || !c["entries"].is_object())
+      return nullptr;
+    if (!label_dir.empty() && c.contains("label_dir") && c["label_dir"] != label_dir) return nullptr;  // collision
+    return c;
+  } catch (const std::exception& e) {
+    warn(p.string() + ": ignoring unreadable label cache (" + e.what() + ")");
+    return nullptr;
+  }
+}
 
 }  // namespace
 
@@ -355,23 +414,31 @@ void YoloDataset::check_all(const std::vector<std::string>& files) {
   std::vector<std::string> labels(n);
   for (size_t i = 0; i < n; ++i) labels[i] = label_path_for(files[i]);
 
-  // The cache lives next to the label folder: labels/<view> -> labels/<view>.cache.
-  const fs::path cache_path = fs::path(labels[0]).parent_path().string() + ".cache";
+  // The cache lives next to the label folder: labels/<view> -> labels/<view>.vyolo-cache.json (never Ultralytics'
+  // labels/<view>.cache, which is neither read nor written). When the dataset folder cannot be written, the cache
+  // goes to the user cache folder instead, named by a hash of the absolute label folder path.
+  const fs::path label_dir = fs::path(labels[0]).parent_path();
+  std::error_code aec;
+  fs::path label_abs = fs::absolute(label_dir, aec);
+  if (aec) label_abs = label_dir;
+  label_abs = label_abs.lexically_normal();
+  const fs::path side_path = label_dir.string() + kCacheSuffix;
+  const fs::path user_dir = user_label_cache_dir();
+  const fs::path user_path =
+      user_dir.empty() ? fs::path() : user_dir / (fnv1a_hex(label_abs.string()) + kCacheSuffix);
   nlohmann::json cache;
   std::unordered_map<std::string, const nlohmann::json*> cached;
   if (opt_.use_label_cache) {
-    std::error_code ec;
-    if (fs::exists(cache_path, ec)) {
-      try {
-        cache = nlohmann::json::parse(read_file(cache_path));
-        if (cache.value("version", 0) != kCacheVersion || cache.value("nc", -1) != opt_.nc)
-          cache = nlohmann::json();
-      } catch (const std::exception& e) {
-        opt_.warn(cache_path.string() + ": ignoring unreadable label cache (" + e.what() + ")");
-        cache = nlohmann::json();
-      }
+    // Both may exist (the folder became read-only after a run): the newer one wins.
+    cache = read_cache(side_path, opt_.nc, "", opt_.warn);
+    if (!user_path.empty()) {
+      nlohmann::json u = read_cache(user_path, opt_.nc, label_abs.string(), opt_.warn);
+      std::error_code e1, e2;
+      if (!u.is_null() &&
+          (cache.is_null() || fs::last_write_time(user_path, e1) > fs::last_write_time(side_path, e2)))
+        cache = std::move(u);
     }
-    if (cache.is_object() && cache.contains("entries"))
+    if (cache.is_object())
       for (auto it = cache["entries"].begin(); it != cache["entries"].end(); ++it) cached[it.key()] = &it.value();
   }
 
@@ -427,16 +494,39 @@ void YoloDataset::check_all(const std::vector<std::string>& files) {
     nlohmann::json out;
     out["version"] = kCacheVersion;
     out["nc"] = opt_.nc;
+    out["label_dir"] = label_abs.string();
     nlohmann::json& ent = out["entries"] = nlohmann::json::object();
     std::error_code ec;
     for (const auto& [path, j] : cached)  // keep other splits' entries while their files exist
       if (fs::exists(path, ec)) ent[path] = *j;
     for (size_t i = 0; i < n; ++i) ent[files[i]] = to_json(entries[i]);
-    try {
-      write_file_atomic(cache_path, out.dump());
-    } catch (const std::exception& e) {
-      opt_.warn(cache_path.string() + ": label cache not written (" + e.what() + ")");
+    const std::string bytes = out.dump();
+    // Beside the labels when that folder is writable (write_file_atomic leaves no temp file behind on failure).
+    std::string side_err = "folder not writable";
+    const fs::path side_dir = side_path.has_parent_path() ? side_path.parent_path() : fs::path(".");
+    if (::access(side_dir.c_str(), W_OK) == 0) {
+      try {
+        write_file_atomic(side_path, bytes);
+        return;
+      } catch (const std::exception& e) {
+        side_err = e.what();
+      }
     }
+    std::string user_err = "no user cache folder ($XDG_CACHE_HOME and $HOME unset)";
+    if (!user_path.empty()) {
+      try {
+        write_file_atomic(user_path, bytes);
+        warn_once(opt_.warn, "note " + user_path.string(),
+                  "label cache kept in " + user_path.string() + " (cannot write beside the labels: " +
+                      side_path.string() + ": " + side_err + ")");
+        return;
+      } catch (const std::exception& e) {
+        user_err = e.what();
+      }
+    }
+    warn_once(opt_.warn, "fail " + label_abs.string(),
+              "label cache not written, labels are checked again next time (" + side_path.string() + ": " +
+                  side_err + "; " + user_err + ")");
   }
 }
 

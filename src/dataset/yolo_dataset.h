@@ -2,7 +2,11 @@
 // Sources (DESIGN.md §5): our prepare output `<data_dir>/images/<view>/` + `labels/<view>/` (16-bit HU PNGs windowed
 // at load time with data.hu_windows, or 8-bit images), filtered by the split's patient lists; or an Ultralytics
 // data.yaml (data.data_yaml). Labels are checked once and kept in a cache file next to the label folder
-// (`labels/<view>.cache`, JSON, per-file size+mtime stamps), so a later run or another fold starts at once.
+// (`labels/<view>.vyolo-cache.json`, JSON, per-file size+mtime stamps), so a later run or another fold starts at once.
+// The name is our own: Ultralytics' `labels/<view>.cache` (a NumPy pickle) is never read, written or removed, so both
+// tools can share a dataset folder. When the dataset folder is read-only the cache goes to
+// `$XDG_CACHE_HOME/vyolo/labels/` (else `$HOME/.cache/vyolo/labels/`) as `<FNV-1a of the absolute label folder
+// path>.vyolo-cache.json`, with one note; when that fails too, labels are re-checked each time (one warning).
 #pragma once
 #include <filesystem>
 #include <functional>

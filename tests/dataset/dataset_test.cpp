@@ -131,7 +131,8 @@ TEST(Dataset, LabelCacheIsReusedAndInvalidatedPerFile) {
   auto quiet = [](const std::string&) {};
   auto first = YoloDataset::from_config(s.cfg(), Role::Train, quiet);
   EXPECT_EQ(first->report().cached, 0);
-  ASSERT_TRUE(fs::exists(s.dir.path / "labels" / "axial.cache"));
+  ASSERT_TRUE(fs::exists(s.dir.path / "labels" / "axial.vyolo-cache.json"));
+  EXPECT_FALSE(fs::exists(s.dir.path / "labels" / "axial.cache"));  // Ultralytics' name is left alone
   auto second = YoloDataset::from_config(s.cfg(), Role::Train, quiet);
   EXPECT_EQ(second->report().cached, 4);
   EXPECT_EQ(second->report().messages, first->report().messages);
