@@ -12,6 +12,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "common/allocator.h"
 #include "infer/predictor.h"
 #include "model/yolo.h"
 
@@ -37,6 +38,7 @@ double median_ms(int reps, F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  vyolo::tune_allocator();  // before any tensor is allocated
   int threads = 0, reps = 10;
   for (int i = 1; i + 1 < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
       cv::randu(img, 0, 255);
       std::vector<uchar> png;
       cv::imencode(".png", img, png);
-      infer::Predictor pred(model::YoloV8(v, 1), sz, infer::NmsOptions{}, torch::kCPU);
+      infer::Predictor pred(model::YoloV8(v, 1), sz, ops::NmsOptions{}, torch::kCPU);
       double p = median_ms(reps, [&] {
         cv::Mat im = cv::imdecode(png, cv::IMREAD_COLOR);
         pred.predict({im});

@@ -13,6 +13,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "common/allocator.h"
 #include "common/fs_util.h"
 #include "train/trainer.h"
 
@@ -52,6 +53,7 @@ fs::path make_set(const fs::path& root, int n, int size) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  vyolo::tune_allocator();  // before any tensor is allocated
   std::map<std::string, std::string> a{{"images", "64"}, {"epochs", "3"}, {"threads", "0"}, {"variants", "n,s"}};
   for (int i = 1; i < argc; ++i) {
     std::string s = argv[i];

@@ -53,7 +53,7 @@ VolumeModel make_model(const std::string& variant) {
                                R"("wide":{"min":-200,"max":500}})"}};
   st::write_atomic(p.string(), f);
   const char* dev = std::getenv("VYOLO_BENCH_DEVICE");
-  return load_volume_model(p.string(), Config{}, {}, NmsOptions{}, parse_device(dev ? dev : "cpu"));
+  return load_volume_model(p.string(), Config{}, {}, ops::NmsOptions{}, parse_device(dev ? dev : "cpu"));
 }
 
 void BM_PredictVolume(benchmark::State& state) {

@@ -80,7 +80,7 @@ std::optional<findings::EvaluationResult> evaluate_fold(const CommandContext& ct
   try {
     std::error_code ec;
     const fs::path w = fs::exists(r.best, ec) ? r.best : r.last;
-    infer::NmsOptions nms;
+    ops::NmsOptions nms;
     nms.conf = 0.01;
     nms.iou = 0.7;
     std::vector<infer::VolumeModel> models;

@@ -32,7 +32,7 @@ int cmd_predict(const CommandContext& ctx) {
 
   model::ModelSpec spec;
   auto net = model::load_model(weights, &spec);
-  const infer::NmsOptions nms = infer::nms_options(t, 0.25);
+  const ops::NmsOptions nms = infer::nms_options(t, 0.25);
   const int imgsz = key_or<int>(t, "imgsz", spec.img_size > 0 ? spec.img_size : 640);
 
   auto files = infer::list_image_sources(source);

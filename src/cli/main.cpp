@@ -4,6 +4,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "common/allocator.h"
 #include "cli/command.h"
 #include "common/error.h"
 #include "common/fs_util.h"
@@ -206,6 +207,7 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
 }  // namespace
 
 int main(int argc, char** argv) {
+  vyolo::tune_allocator();  // before any tensor is allocated
   conf::run_start_time();  // one timestamp for ${now:...}, multirun folders and hydra.yaml
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {

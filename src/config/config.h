@@ -76,7 +76,13 @@ struct TrainingConfig {
   bool resume = false;
   bool bf16 = false;                // autocast to bfloat16 on CPUs that support it
   int threads = 0;                  // 0 = all cores
+  bool channels_last = true;        // NHWC memory layout for training (faster convolutions; same results)
   double max_grad_norm = 10.0;
+};
+
+// Validation (vyolo val and the trainer's per-epoch validation).
+struct ValConfig {
+  bool rect = true;                 // Ultralytics' rectangular batches; false: every image letterboxed to a square
 };
 
 struct CheckpointConfig {
@@ -123,6 +129,7 @@ struct Config {
   SplitConfig split;
   TrainingConfig training;
   HypConfig hyp;
+  ValConfig val;
   CheckpointConfig checkpoint;
   LoggingConfig logging;
   int seed = 42;

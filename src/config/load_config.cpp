@@ -282,7 +282,11 @@ Config load_config(const YAML::Node& tree, const std::string& config_dir) {
   t.get("resume", c.training.resume);
   t.get("bf16", c.training.bf16);
   t.get("threads", c.training.threads);
+  t.get("channels_last", c.training.channels_last);
   t.get("max_grad_norm", c.training.max_grad_norm);
+
+  Section v = section(root, "val");
+  v.get("rect", c.val.rect);
 
   Section k = section(root, "checkpoint");
   k.get("save_top_k", c.checkpoint.save_top_k);

@@ -5,6 +5,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "ops/letterbox.h"
+
 namespace vyolo::dataset {
 
 namespace {
@@ -15,9 +17,6 @@ uint64_t splitmix(uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-
-// Python's round(): half to even (the default FP rounding mode).
-int pyround(double v) { return static_cast<int>(std::nearbyint(v)); }
 
 }  // namespace
 
@@ -68,26 +67,16 @@ Sample load_sample(const YoloDataset& ds, size_t i) {
 }
 
 void letterbox(Sample& s, int new_h, int new_w, bool scaleup) {
-  const int h = s.img.rows, w = s.img.cols;
-  double r = std::min(static_cast<double>(new_h) / h, static_cast<double>(new_w) / w);
-  if (!scaleup) r = std::min(r, 1.0);
-  const int uw = pyround(w * r), uh = pyround(h * r);
-  const double dw = (new_w - uw) / 2.0, dh = (new_h - uh) / 2.0;
-  cv::Mat img = s.img;
-  if (uw != w || uh != h) cv::resize(s.img, img, cv::Size(uw, uh), 0, 0, cv::INTER_LINEAR);
-  const int top = pyround(dh - 0.1), bottom = pyround(dh + 0.1);
-  const int left = pyround(dw - 0.1), right = pyround(dw + 0.1);
-  cv::Mat out;
-  cv::copyMakeBorder(img, out, top, bottom, left, right, cv::BORDER_CONSTANT, cv::Scalar(114, 114, 114));
-  s.img = out;
-  const float fr = static_cast<float>(r);
+  const auto g = ops::letterbox_geometry(s.img.rows, s.img.cols, new_h, new_w, /*auto_pad=*/false, scaleup);
+  s.img = ops::apply_letterbox(s.img, g);
+  const float fr = static_cast<float>(g.ratio);
   for (Box& b : s.boxes) {
-    b.x1 = b.x1 * fr + left, b.x2 = b.x2 * fr + left;
-    b.y1 = b.y1 * fr + top, b.y2 = b.y2 * fr + top;
+    b.x1 = b.x1 * fr + g.left, b.x2 = b.x2 * fr + g.left;
+    b.y1 = b.y1 * fr + g.top, b.y2 = b.y2 * fr + g.top;
   }
-  s.gain_x *= static_cast<float>(r), s.gain_y *= static_cast<float>(r);
-  s.pad_x = s.pad_x * static_cast<float>(r) + left;
-  s.pad_y = s.pad_y * static_cast<float>(r) + top;
+  s.gain_x *= fr, s.gain_y *= fr;
+  s.pad_x = s.pad_x * fr + g.left;
+  s.pad_y = s.pad_y * fr + g.top;
 }
 
 void random_perspective(Sample& s, const HypConfig& hp, int border, Rng& rng) {
@@ -260,6 +249,12 @@ Sample Augmenter::pre_transform(Sample s, Rng& rng, const PartnerPool* pool) con
   }
   letterbox(s, sz, sz, true);
   random_perspective(s, hyp_, 0, rng);
+  return s;
+}
+
+Sample Augmenter::letterboxed(size_t index, int h, int w) const {
+  Sample s = load_sample(*ds_, index);
+  letterbox(s, h, w, /*scaleup=*/false);
   return s;
 }
 

@@ -93,6 +93,8 @@ class Augmenter {
  public:
   Augmenter(std::shared_ptr<const YoloDataset> ds, HypConfig hyp, AugmentOptions opt);
   Sample get(size_t index, uint64_t seed, const PartnerPool* pool = nullptr) const;
+  // Validation with rectangular batches: the image letterboxed (never enlarged) into its batch's h x w.
+  Sample letterboxed(size_t index, int h, int w) const;
   void set_mosaic(bool on) { mosaic_ = on; }  // safe while workers run; takes effect for samples made after
   bool mosaic() const { return mosaic_; }
   const AugmentOptions& options() const { return opt_; }

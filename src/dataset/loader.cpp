@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/error.h"
+#include "ops/letterbox.h"
 
 namespace vyolo::dataset {
 
@@ -34,6 +35,12 @@ DataLoader::DataLoader(std::shared_ptr<const YoloDataset> ds, const HypConfig& h
     : ds_(ds), aug_(ds, hyp, aug), opt_(std::move(opt)), hyp_mosaic_(hyp.mosaic) {
   if (opt_.batch_size < 1) throw UsageError("data.batch_size must be >= 1, got " + std::to_string(opt_.batch_size));
   if (opt_.num_workers < 0) throw UsageError("data.num_workers must be >= 0");
+  if (!opt_.order.empty() && opt_.order.size() != ds_->size())
+    throw RuntimeError("internal: loader order covers " + std::to_string(opt_.order.size()) + " of " +
+                       std::to_string(ds_->size()) + " images");
+  if (!opt_.batch_shapes.empty() && opt_.batch_shapes.size() != num_batches())
+    throw RuntimeError("internal: " + std::to_string(opt_.batch_shapes.size()) + " batch shapes for " +
+                       std::to_string(num_batches()) + " batches");
   opt_.prefetch = std::max(1, opt_.prefetch);
   if (!opt_.warn) opt_.warn = [](const std::string& m) { std::cerr << "WARNING " << m << "\n"; };
   // Ultralytics' mosaic buffer length: min(n, batch * 8, 1000); the decode cache holds that window plus the batches
@@ -67,7 +74,9 @@ void DataLoader::begin(int epoch) {
   next_epoch_ = epoch + 1;
   auto order = std::make_shared<std::vector<size_t>>(ds_->size());
   std::iota(order->begin(), order->end(), size_t{0});
-  if (opt_.shuffle) {
+  if (!opt_.order.empty()) {
+    *order = opt_.order;
+  } else if (opt_.shuffle) {
     Rng rng(sample_seed(opt_.seed, epoch, ~size_t{0}));
     for (size_t i = order->size(); i > 1; --i) std::swap((*order)[i - 1], (*order)[rng.randint(0, int(i) - 1)]);
   }
@@ -101,7 +110,10 @@ Batch DataLoader::make_batch(int epoch, int b, const std::shared_ptr<const std::
     const size_t i = (*order)[pos];
     const PartnerPool pool{order.get(), pos, window_};
     try {
-      samples.push_back(aug_.get(i, sample_seed(opt_.seed, epoch, i), window_ ? &pool : nullptr));
+      if (!opt_.batch_shapes.empty())
+        samples.push_back(aug_.letterboxed(i, opt_.batch_shapes[b][0], opt_.batch_shapes[b][1]));
+      else
+        samples.push_back(aug_.get(i, sample_seed(opt_.seed, epoch, i), window_ ? &pool : nullptr));
     } catch (const std::exception& e) {  // image gone or corrupt since it was checked: skip it, keep the run going
       std::string msg = e.what();
       if (msg.find(ds_->info(i).image) == std::string::npos) msg = ds_->info(i).image + ": " + msg;
@@ -226,6 +238,16 @@ std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn) {
   return std::make_unique<DataLoader>(ds, cfg.hyp, aug, lo);
 }
 
+void rect_val_plan(const YoloDataset& ds, int batch_size, int imgsz, std::vector<size_t>& order,
+                   std::vector<std::array<int, 2>>& batch_shapes) {
+  std::vector<double> ar(ds.size());
+  for (size_t i = 0; i < ds.size(); ++i) ar[i] = static_cast<double>(ds.info(i).h0) / ds.info(i).w0;
+  order = ops::numpy_argsort(ar);  // upstream's exact order of equal ratios decides which batch an image joins
+  std::vector<double> sorted(ds.size());
+  for (size_t k = 0; k < order.size(); ++k) sorted[k] = ar[order[k]];
+  batch_shapes = ops::rect_batch_shapes(sorted, batch_size, imgsz, /*stride=*/32, /*pad=*/0.5);
+}
+
 std::unique_ptr<DataLoader> make_val_loader(const Config& cfg, int batch_size, WarnFn warn) {
   auto ds = YoloDataset::from_config(cfg, Role::Val, warn);
   AugmentOptions aug;
@@ -238,6 +260,7 @@ std::unique_ptr<DataLoader> make_val_loader(const Config& cfg, int batch_size, W
   lo.seed = static_cast<uint64_t>(cfg.seed);
   lo.close_mosaic = 0;
   lo.warn = warn;
+  if (cfg.val.rect) rect_val_plan(*ds, lo.batch_size, cfg.data.image_size, lo.order, lo.batch_shapes);
   return std::make_unique<DataLoader>(ds, cfg.hyp, aug, lo);
 }
 

@@ -49,6 +49,10 @@ struct LoaderOptions {
   int prefetch = 4;      // batches made ahead
   int close_mosaic = 10; // set_epoch turns mosaic off for the last N epochs (0: never)
   WarnFn warn;           // for images that fail to decode mid-run (skipped); default stderr
+  // Rectangular validation (Ultralytics' rect): every epoch visits the images in `order`, and batch b is letterboxed
+  // to batch_shapes[b] = (h, w). Empty: dataset order (or shuffled) at imgsz x imgsz.
+  std::vector<size_t> order;
+  std::vector<std::array<int, 2>> batch_shapes;
 };
 
 class DataLoader {
@@ -96,11 +100,17 @@ class DataLoader {
 
 // Loaders for a config (dataset from data.data_yaml or data.data_dir + split; hyp; data.batch_size, num_workers,
 // cache, augmentation; seed). The train loader shuffles and augments (data.augmentation=false: letterbox only;
-// data.augment_empty=false in the tree: images without boxes get only the letterbox). Throws UsageError as
-// YoloDataset::from_config.
+// data.augment_empty=false in the tree: images without boxes get only the letterbox). The val loader letterboxes
+// without enlarging; with val.rect (default) as Ultralytics' rect batches: images sorted by aspect ratio h / w, each
+// batch padded to its own shape (see rect_val_plan). Throws UsageError as YoloDataset::from_config.
 std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn = {});
 std::unique_ptr<DataLoader> make_val_loader(const Config& cfg, int batch_size = 0 /* 0: data.batch_size */,
                                             WarnFn warn = {});
+
+// Ultralytics' set_rectangle for a dataset: the visiting order (ascending h / w of the original images, ties ordered
+// as np.argsort does) and each batch's (h, w) for `batch_size` images at `imgsz` (stride 32, pad 0.5).
+void rect_val_plan(const YoloDataset& ds, int batch_size, int imgsz, std::vector<size_t>& order,
+                   std::vector<std::array<int, 2>>& batch_shapes);
 
 // BGR 8-bit image -> planar RGB floats in 0..1 at dst (3*h*w values).
 void bgr_to_chw_rgb(const cv::Mat& bgr, float* dst);

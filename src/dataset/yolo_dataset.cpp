@@ -180,6 +180,25 @@ std::string fnv1a_hex(const std::string& s) {
 
 // The user cache folder for label caches of datasets we cannot write beside: $XDG_CACHE_HOME/vyolo/labels (an
 // absolute XDG_CACHE_HOME only, as the XDG spec asks), else $HOME/.cache/vyolo/labels; empty when neither is set.
+// vyolo before 0.2 wrote its JSON cache at Ultralytics' own path (labels/<split>.cache), which makes Ultralytics fail
+// on that folder. Such a file is ours (a JSON object with our keys; Ultralytics' is a NumPy file starting with
+// "\x93NUMPY"), so it is removed; anything else at that path is left alone.
+void remove_legacy_cache(const fs::path& p, const WarnFn& warn) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) > (size_t(1) << 30)) return;
+  try {
+    const std::string text = read_file(p);
+    if (text.empty() || text[0] != '{') return;
+    const auto j = nlohmann::json::parse(text);
+    if (!j.is_object() || !j.contains("version") || !j.contains("entries") || !j.contains("nc")) return;
+  } catch (const std::exception&) {
+    return;
+  }
+  if (fs::remove(p, ec))
+    warn(p.string() + ": removed the label cache an older vyolo wrote at Ultralytics' cache path (ours is now " +
+         p.stem().string() + kCacheSuffix + ")");
+}
+
 fs::path user_label_cache_dir() {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   if (xdg && *xdg && fs::path(xdg).is_absolute()) return fs::path(xdg) / "vyolo" / "labels";
@@ -428,6 +447,7 @@ void YoloDataset::check_all(const std::vector<std::string>& files) {
       user_dir.empty() ? fs::path() : user_dir / (fnv1a_hex(label_abs.string()) + kCacheSuffix);
   nlohmann::json cache;
   std::unordered_map<std::string, const nlohmann::json*> cached;
+  if (opt_.use_label_cache) remove_legacy_cache(label_dir.string() + ".cache", opt_.warn);
   if (opt_.use_label_cache) {
     // Both may exist (the folder became read-only after a run): the newer one wins.
     cache = read_cache(side_path, opt_.nc, "", opt_.warn);

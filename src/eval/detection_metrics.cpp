@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "ops/box_iou.h"
 
 namespace vyolo::eval {
 
@@ -19,6 +20,7 @@ double interp(double x, const std::vector<double>& xp, const std::vector<double>
   if (x > xp[n - 1]) return right;
   if (x == xp[n - 1]) return fp[n - 1];
   const size_t j = static_cast<size_t>(std::upper_bound(xp.begin(), xp.end(), x) - xp.begin()) - 1;
+  if (xp[j] == x) return fp[j];  // as np.interp: no slope across repeated points
   const double slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]);
   return slope * (x - xp[j]) + fp[j];
 }
@@ -45,12 +47,16 @@ std::vector<double> smooth(const std::vector<double>& y, double f) {
   return out;
 }
 
-// AP of one recall/precision curve: sentinels, precision envelope, 101-point interpolation, trapezoid rule.
+// AP of one recall/precision curve (8.4.50's compute_ap): sentinels, precision envelope, 101-point interpolation, trapezoid rule.
 double compute_ap(const std::vector<double>& recall, const std::vector<double>& precision,
                   std::vector<double>* mrec_out = nullptr, std::vector<double>* mpre_out = nullptr) {
   std::vector<double> mrec{0.0}, mpre{1.0};
   mrec.insert(mrec.end(), recall.begin(), recall.end());
   mpre.insert(mpre.end(), precision.begin(), precision.end());
+  // 8.4's sentinels: precision drops to 0 right after the last recall reached, then (1, 0); 8.0-8.3 interpolated
+  // linearly from the last point to (1, 0), which credits recall never reached (0.005 mAP50-95 on real X-rays).
+  mrec.push_back(recall.empty() ? 1.0 : recall.back());
+  mpre.push_back(0.0);
   mrec.push_back(1.0);
   mpre.push_back(0.0);
   for (size_t i = mpre.size() - 1; i-- > 0;) mpre[i] = std::max(mpre[i], mpre[i + 1]);
@@ -91,14 +97,9 @@ std::vector<std::vector<float>> box_iou(const std::vector<GroundTruth>& gt, cons
   std::vector<std::vector<float>> iou(gt.size(), std::vector<float>(det.size(), 0.0f));
   for (size_t i = 0; i < gt.size(); ++i) {
     const auto& a = gt[i];
-    const float area_a = (a.x2 - a.x1) * (a.y2 - a.y1);
     for (size_t j = 0; j < det.size(); ++j) {
       const auto& b = det[j];
-      const float iw = std::max(0.0f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
-      const float ih = std::max(0.0f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
-      const float inter = iw * ih;
-      const float area_b = (b.x2 - b.x1) * (b.y2 - b.y1);
-      iou[i][j] = inter / (area_a + area_b - inter + 1e-7f);
+      iou[i][j] = ops::box_iou(a.x1, a.y1, a.x2, a.y2, b.x1, b.y1, b.x2, b.y2, 1e-7f);
     }
   }
   return iou;

@@ -157,7 +157,7 @@ EvaluateSummary evaluate_command(const Config& cfg, const std::vector<std::strin
   if (out.empty()) throw UsageError("evaluate needs out=DIR (where metrics.json, sweeps and plots go)");
   init_threads(cfg.training.threads);
   const auto device = parse_device(tree_key<std::string>(t, "device").value_or(cfg.training.device));
-  const NmsOptions nms = nms_options(t, 0.01);
+  const ops::NmsOptions nms = nms_options(t, 0.01);
   EvaluateOptions opt;
   opt.label_scheme = tree_key<std::string>(t, "vertebra_labels").value_or("verse");
   findings::parse_label_scheme(opt.label_scheme);  // a bad name fails before any work

@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
+#include "ops/box_iou.h"
 #include "common/fs_util.h"
 #include "config/tree_key.h"
 #include "data/hu_window.h"
@@ -118,21 +119,13 @@ SliceImage make_slice_image(const Volume& ct, const SliceRecipe& rc, const findi
   return si;
 }
 
-double box_iou(const findings::SliceBox& a, const findings::SliceBox& b) {
-  const double iw = std::max(0.0, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
-  const double ih = std::max(0.0, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
-  const double inter = iw * ih;
-  const double u = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter;
-  return u > 0 ? inter / u : 0;
-}
-
 // Greedy NMS of one slice's boxes gathered from overlapping crops.
 std::vector<findings::SliceBox> merge_boxes(std::vector<findings::SliceBox> b, double iou) {
   std::sort(b.begin(), b.end(), [](auto& x, auto& y) { return x.score > y.score; });
   std::vector<findings::SliceBox> keep;
   for (auto& x : b) {
     bool ok = true;
-    for (auto& k : keep) ok = ok && box_iou(x, k) < iou;
+    for (auto& k : keep) ok = ok && ops::box_iou(x.x1, x.y1, x.x2, x.y2, k.x1, k.y1, k.x2, k.y2) < iou;
     if (ok) keep.push_back(x);
   }
   return keep;
@@ -186,7 +179,7 @@ std::string model_name(const fs::path& p) {
 }  // namespace
 
 VolumeModel load_volume_model(const std::string& path, const Config& fallback, const ModelRequest& req,
-                              const NmsOptions& nms, torch::Device device) {
+                              const ops::NmsOptions& nms, torch::Device device) {
   VolumeModel m;
   m.path = path;
   m.name = model_name(path);
@@ -462,7 +455,7 @@ fs::path predict_volume_command(const Config& cfg, const std::vector<std::string
   if (source.empty()) throw UsageError("predict needs source=PATH (a NIfTI file or DICOM folder)");
   init_threads(cfg.training.threads);
   const auto device = parse_device(tree_key<std::string>(t, "device").value_or(cfg.training.device));
-  const NmsOptions nms = nms_options(t, 0.25);
+  const ops::NmsOptions nms = nms_options(t, 0.25);
   const auto scheme_name = tree_key<std::string>(t, "vertebra_labels").value_or("verse");
   VolumePredictOptions opt;
   opt.findings.assign.scheme = findings::parse_label_scheme(scheme_name);

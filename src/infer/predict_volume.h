@@ -59,7 +59,7 @@ struct VolumeModel {
 
 // Loads a checkpoint and reads its recipe (metadata first, then `fallback`'s data.* with a warning).
 VolumeModel load_volume_model(const std::string& path, const Config& fallback, const ModelRequest& req,
-                              const NmsOptions& nms, torch::Device device);
+                              const ops::NmsOptions& nms, torch::Device device);
 
 // A CT study read and brought to the canonical grid, with its vertebra mask when given.
 struct VolumeStudy {

@@ -1,5 +1,6 @@
 #include "infer/predictor.h"
 
+#include <algorithm>
 #include <thread>
 
 #include <opencv2/imgproc.hpp>
@@ -50,15 +51,15 @@ torch::Tensor to_tensor(const cv::Mat& img, int channels) {
   return t.permute({2, 0, 1}).to(torch::kFloat).div_(255.0).contiguous();
 }
 
-NmsOptions nms_options(const YAML::Node& tree, double default_conf) {
-  NmsOptions nms;
+ops::NmsOptions nms_options(const YAML::Node& tree, double default_conf) {
+  ops::NmsOptions nms;
   nms.conf = key_or<double>(tree, "conf", default_conf);
   nms.iou = key_or<double>(tree, "iou", 0.7);
   nms.max_det = key_or<int>(tree, "max_det", 300);
   return nms;
 }
 
-Predictor::Predictor(model::YoloV8 net, int imgsz, NmsOptions nms, torch::Device device)
+Predictor::Predictor(model::YoloV8 net, int imgsz, ops::NmsOptions nms, torch::Device device)
     : net_(std::move(net)), imgsz_(imgsz), nms_(nms), device_(device) {
   if (imgsz_ % 32 != 0) imgsz_ = (imgsz_ / 32 + 1) * 32;  // Ultralytics' check_imgsz rounds up to the stride
   net_->to(device_);
@@ -76,21 +77,27 @@ std::vector<std::vector<Detection>> Predictor::predict(const std::vector<cv::Mat
   if (images.empty()) return results;
   bool same = true;
   for (auto& im : images) same = same && im.size() == images[0].size();
-  std::vector<Letterboxed> lbs;
+  std::vector<ops::LetterboxGeometry> lbs;
   std::vector<torch::Tensor> ts;
   for (auto& im : images) {
-    lbs.push_back(letterbox(im, imgsz_, imgsz_, /*auto_pad=*/same));
-    ts.push_back(to_tensor(lbs.back().image, net_->input_channels));
+    lbs.push_back(ops::letterbox_geometry(im.rows, im.cols, imgsz_, imgsz_, /*auto_pad=*/same));
+    ts.push_back(to_tensor(ops::apply_letterbox(im, lbs.back()), net_->input_channels));
   }
   auto out = forward(torch::stack(ts));
-  auto dets = non_max_suppression(out, nms_);
+  auto dets = ops::non_max_suppression(out, nms_);
   for (size_t i = 0; i < images.size(); ++i) {
     auto d = dets[i];
-    scale_boxes(d, lbs[i], images[i].rows, images[i].cols);
+    // As Ultralytics' predictor: the mapping back is recomputed from the two shapes (scale_boxes without ratio_pad).
+    const auto m = ops::scale_boxes_mapping(lbs[i].out_h(), lbs[i].out_w(), images[i].rows, images[i].cols);
+    const float W = static_cast<float>(images[i].cols), H = static_cast<float>(images[i].rows);
     std::vector<Detection> r;
     auto a = d.accessor<float, 2>();
-    for (int64_t k = 0; k < d.size(0); ++k)
-      r.push_back({a[k][0], a[k][1], a[k][2], a[k][3], a[k][4], static_cast<int>(a[k][5])});
+    for (int64_t k = 0; k < d.size(0); ++k) {
+      // float32 arithmetic as the tensor ops upstream
+      auto x = [&](float v) { return std::clamp((v - float(m.pad_x)) / float(m.gain), 0.f, W); };
+      auto y = [&](float v) { return std::clamp((v - float(m.pad_y)) / float(m.gain), 0.f, H); };
+      r.push_back({x(a[k][0]), y(a[k][1]), x(a[k][2]), y(a[k][3]), a[k][4], static_cast<int>(a[k][5])});
+    }
     results.push_back(std::move(r));
   }
   return results;

@@ -6,7 +6,8 @@
 #include <opencv2/core.hpp>
 #include <yaml-cpp/yaml.h>
 
-#include "infer/postprocess.h"
+#include "ops/letterbox.h"
+#include "ops/nms.h"
 #include "model/yolo.h"
 
 namespace vyolo::infer {
@@ -24,11 +25,11 @@ torch::Device parse_device(const std::string& s);
 void init_threads(int threads = 0);
 
 // NMS settings from a command's `conf`, `iou` and `max_det` keys (absent: default_conf, 0.7, 300).
-NmsOptions nms_options(const YAML::Node& tree, double default_conf);
+ops::NmsOptions nms_options(const YAML::Node& tree, double default_conf);
 
 class Predictor {
  public:
-  Predictor(model::YoloV8 net, int imgsz, NmsOptions nms, torch::Device device);
+  Predictor(model::YoloV8 net, int imgsz, ops::NmsOptions nms, torch::Device device);
 
   // One result per image (8-bit BGR or grey, any size). Images of one shape run as one batch with stride padding;
   // mixed shapes are padded to imgsz x imgsz.
@@ -42,7 +43,7 @@ class Predictor {
  private:
   model::YoloV8 net_;
   int imgsz_;
-  NmsOptions nms_;
+  ops::NmsOptions nms_;
   torch::Device device_;
 };
 

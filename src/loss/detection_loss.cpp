@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "ops/anchors.h"
 
 namespace vyolo::loss {
 
@@ -102,28 +103,6 @@ Tensor bbox_ciou(const Tensor& box1, const Tensor& box2, double eps) {
   return iou - (rho2 / c2 + v * a);
 }
 
-std::pair<Tensor, Tensor> make_anchors(const std::vector<std::array<int64_t, 2>>& level_hw,
-                                       const std::vector<int>& strides, double offset, torch::TensorOptions opts) {
-  if (level_hw.size() != strides.size())
-    throw RuntimeError("make_anchors: " + std::to_string(level_hw.size()) + " feature levels but " +
-                       std::to_string(strides.size()) + " strides");
-  std::vector<Tensor> points, stride_t;
-  for (size_t i = 0; i < level_hw.size(); ++i) {
-    const int64_t h = level_hw[i][0], w = level_hw[i][1];
-    Tensor sx = torch::arange(w, opts) + offset;
-    Tensor sy = torch::arange(h, opts) + offset;
-    auto grid = torch::meshgrid({sy, sx}, "ij");
-    points.push_back(torch::stack({grid[1], grid[0]}, -1).view({-1, 2}));
-    stride_t.push_back(torch::full({h * w, 1}, static_cast<double>(strides[i]), opts));
-  }
-  return {torch::cat(points), torch::cat(stride_t)};
-}
-
-Tensor dist2bbox(const Tensor& distance, const Tensor& anchor_points) {
-  auto lr = distance.chunk(2, -1);
-  return torch::cat({anchor_points - lr[0], anchor_points + lr[1]}, -1);
-}
-
 Tensor bbox2dist(const Tensor& anchor_points, const Tensor& bbox, double max_dist) {
   auto xy = bbox.chunk(2, -1);
   return torch::cat({anchor_points - xy[0], xy[1] - anchor_points}, -1).clamp(0, max_dist - 0.01);
@@ -180,8 +159,15 @@ Assignment TaskAlignedAssigner::operator()(const Tensor& pd_scores, const Tensor
   Tensor labels = gt_labels.squeeze(-1).to(torch::kLong).clamp_min(0);  // (b, n)
   Tensor scores_bna = pd_scores.gather(2, labels.unsqueeze(1).expand({bs, na, n_max})).permute({0, 2, 1});
   Tensor bbox_scores = torch::where(cand, scores_bna, torch::zeros({}, pd_scores.options()));
-  Tensor ciou = bbox_ciou(gt_bboxes.unsqueeze(2), pd_bboxes.unsqueeze(1)).squeeze(-1).clamp_min(0);
-  Tensor overlaps = torch::where(cand, ciou.to(pd_bboxes.scalar_type()), torch::zeros({}, pd_bboxes.options()));
+  // CIoU of candidate pairs only (as upstream's overlaps[mask_gt] = ...): with 20 boxes an image, computing it for
+  // every box x anchor pair cost more than the rest of the loss.
+  Tensor overlaps = torch::zeros({bs, n_max, na}, pd_bboxes.options());
+  {
+    Tensor idx = cand.nonzero();  // (K, 3): image, box, anchor
+    Tensor bi = idx.select(1, 0), ni = idx.select(1, 1), ai = idx.select(1, 2);
+    Tensor c = bbox_ciou(gt_bboxes.index({bi, ni}), pd_bboxes.index({bi, ai})).squeeze(-1).clamp_min(0);
+    overlaps.index_put_({bi, ni, ai}, c.to(pd_bboxes.scalar_type()));
+  }
   Tensor align_metric = bbox_scores.pow(alpha_) * overlaps.pow(beta_);
 
   // Top-k anchors by the metric for every real box; an anchor picked twice (padding rows) is dropped.
@@ -265,7 +251,8 @@ LossResult DetectionLoss::forward(const Tensor& pred_distri_in, const Tensor& pr
   const auto opts = pred_scores.options();
   const int64_t bs = pred_scores.size(0), na = pred_scores.size(1);
 
-  auto [anchor_points, stride_tensor] = make_anchors(level_hw, opt_.strides, 0.5, opts);
+  const std::vector<double> strides(opt_.strides.begin(), opt_.strides.end());
+  auto [anchor_points, stride_tensor] = ops::make_anchors(level_hw, strides, 0.5, opts);
   if (anchor_points.size(0) != na)
     throw RuntimeError("DetectionLoss: feature-map shapes give " + std::to_string(anchor_points.size(0)) +
                        " anchors but predictions have " + std::to_string(na));
@@ -286,7 +273,7 @@ LossResult DetectionLoss::forward(const Tensor& pred_distri_in, const Tensor& pr
   Tensor pred_bboxes;
   {
     torch::NoGradGuard no_grad;
-    pred_bboxes = dist2bbox(expectation(pred_distri.detach().contiguous()).view({bs, na, 4}), anchor_points);
+    pred_bboxes = ops::dist2bbox(expectation(pred_distri.detach().contiguous()).view({bs, na, 4}), anchor_points);
   }
 
   Assignment as = assigner_(pred_scores.detach().sigmoid(), pred_bboxes.detach() * stride_tensor,
@@ -312,7 +299,7 @@ LossResult DetectionLoss::forward(const Tensor& pred_distri_in, const Tensor& pr
     Tensor fg_distri = pred_distri.index({fg});  // (n_fg, 4 * reg_max), with grad
     Tensor fg_anchors = anchor_points.unsqueeze(0).expand({bs, na, 2}).index({fg});
     Tensor fg_targets = as.target_bboxes.index({fg}) / stride_tensor.unsqueeze(0).expand({bs, na, 1}).index({fg});
-    Tensor iou = bbox_ciou(dist2bbox(expectation(fg_distri), fg_anchors), fg_targets);
+    Tensor iou = bbox_ciou(ops::dist2bbox(expectation(fg_distri), fg_anchors), fg_targets);
     loss_box = ((1.0 - iou) * weight).sum() / target_scores_sum;
     Tensor target_ltrb = bbox2dist(fg_anchors, fg_targets, reg_max - 1);
     Tensor d = dfl_loss(fg_distri.view({-1, reg_max}), target_ltrb, reg_max) * weight;

@@ -32,13 +32,6 @@ struct LossResult {
 // Ultralytics; the aspect-ratio weight alpha is computed without gradient.
 torch::Tensor bbox_ciou(const torch::Tensor& box1, const torch::Tensor& box2, double eps = 1e-7);
 
-// Anchor centres (A, 2) in grid units (i + offset) and the stride of each (A, 1), levels concatenated in order.
-std::pair<torch::Tensor, torch::Tensor> make_anchors(const std::vector<std::array<int64_t, 2>>& level_hw,
-                                                     const std::vector<int>& strides, double offset,
-                                                     torch::TensorOptions opts);
-
-// ltrb distances -> xyxy boxes around anchor points.
-torch::Tensor dist2bbox(const torch::Tensor& distance, const torch::Tensor& anchor_points);
 // xyxy boxes -> ltrb distances from anchor points, clamped to [0, max_dist - 0.01].
 torch::Tensor bbox2dist(const torch::Tensor& anchor_points, const torch::Tensor& bbox, double max_dist);
 

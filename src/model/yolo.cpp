@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "ops/anchors.h"
 
 namespace vyolo::model {
 
@@ -162,21 +163,6 @@ std::vector<torch::Tensor> DetectImpl::forward(const std::vector<torch::Tensor>&
   return out;
 }
 
-std::pair<torch::Tensor, torch::Tensor> make_anchors(const std::vector<torch::Tensor>& feats,
-                                                     const std::vector<double>& strides, double offset) {
-  std::vector<torch::Tensor> points, strd;
-  for (size_t i = 0; i < feats.size(); ++i) {
-    const int64_t h = feats[i].size(2), w = feats[i].size(3);
-    auto opts = feats[i].options();
-    auto sx = torch::arange(w, opts) + offset;
-    auto sy = torch::arange(h, opts) + offset;
-    auto grid = torch::meshgrid({sy, sx}, "ij");
-    points.push_back(torch::stack({grid[1], grid[0]}, -1).view({-1, 2}));
-    strd.push_back(torch::full({h * w, 1}, strides[i], opts));
-  }
-  return {torch::cat(points), torch::cat(strd)};
-}
-
 torch::Tensor DetectImpl::decode(const std::vector<torch::Tensor>& raw) const {
   const int64_t b = raw[0].size(0);
   const int64_t no = nc + 4 * reg_max;
@@ -184,7 +170,9 @@ torch::Tensor DetectImpl::decode(const std::vector<torch::Tensor>& raw) const {
   for (auto& r : raw) flat.push_back(r.view({b, no, -1}));
   auto x = torch::cat(flat, 2);
   auto parts = x.split_with_sizes({4 * reg_max, nc}, 1);
-  auto [anchors, stride] = make_anchors(raw, strides, 0.5);
+  std::vector<std::array<int64_t, 2>> level_hw;
+  for (auto& r : raw) level_hw.push_back({r.size(2), r.size(3)});
+  auto [anchors, stride] = ops::make_anchors(level_hw, strides, 0.5, raw[0].options());
   const int64_t a = x.size(2);
   // DFL: softmax over the reg_max bins, expectation through the fixed 1x1 projection convolution.
   auto p = parts[0].view({b, 4, reg_max, a}).transpose(2, 1).softmax(1);

@@ -90,10 +90,6 @@ class DetectImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Detect);
 
-// Anchor points (A x 2, centres at (i + 0.5) * stride) and their strides (A x 1) for given level maps.
-std::pair<torch::Tensor, torch::Tensor> make_anchors(const std::vector<torch::Tensor>& feats,
-                                                     const std::vector<double>& strides, double offset = 0.5);
-
 class YoloV8Impl : public torch::nn::Module {
  public:
   YoloV8Impl(const std::string& variant, int nc, int input_channels = 3);

@@ -8,7 +8,7 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "infer/postprocess.h"
+#include "ops/nms.h"
 
 namespace vyolo::train {
 
@@ -52,8 +52,9 @@ ValResult validate(model::YoloV8& net, dataset::DataLoader& loader, const loss::
   ValResult res;
   res.images_per_class.assign(nc, 0);
   res.instances_per_class.assign(nc, 0);
-  infer::NmsOptions nms;
+  ops::NmsOptions nms;
   nms.conf = opt.conf, nms.iou = opt.iou, nms.max_det = opt.max_det;
+  nms.multi_label = true;  // as the upstream validator (a no-op for one class)
   torch::Tensor loss_sum = torch::zeros({3});
   int batches = 0;
   loader.set_epoch(0, 1);
@@ -66,39 +67,27 @@ ValResult validate(model::YoloV8& net, dataset::DataLoader& loader, const loss::
       loss_sum += loss->forward(feats, targets_tensor(b).to(device)).items.to(torch::kCPU);
     }
     ++batches;
-    auto dets = infer::non_max_suppression(net->decode(raw).to(torch::kFloat32), nms);
-    std::vector<std::vector<eval::Detection>> frame_dets(b.n);  // batch pixel frame, for the preview
+    auto dets = ops::non_max_suppression(net->decode(raw).to(torch::kFloat32), nms);
+    // Matched in the batch's pixel frame, as Ultralytics 8.4.50's DetectionValidator ("native space"): labels and
+    // predictions both letterboxed, predictions not clipped. IoU is unchanged by the letterbox's uniform scaling.
+    std::vector<std::vector<eval::Detection>> frame_dets(b.n);
     for (int i = 0; i < b.n; ++i) {
-      const auto& rp = b.ratio_pad[i];
-      const float gx = rp[0], gy = rp[1], px = rp[2], py = rp[3];
-      const float H = static_cast<float>(b.orig_hw[i].first), W = static_cast<float>(b.orig_hw[i].second);
-      auto to_orig = [&](float& x1, float& y1, float& x2, float& y2) {
-        x1 = std::clamp((x1 - px) / gx, 0.f, W), x2 = std::clamp((x2 - px) / gx, 0.f, W);
-        y1 = std::clamp((y1 - py) / gy, 0.f, H), y2 = std::clamp((y2 - py) / gy, 0.f, H);
-      };
-      std::vector<eval::Detection> det;
       auto d = dets[i].to(torch::kCPU).contiguous();
       const auto* p = d.data_ptr<float>();
-      for (int64_t k = 0; k < d.size(0); ++k) {
-        eval::Detection e{p[k * 6], p[k * 6 + 1], p[k * 6 + 2], p[k * 6 + 3], p[k * 6 + 4],
-                          static_cast<int>(p[k * 6 + 5])};
-        frame_dets[i].push_back(e);
-        to_orig(e.x1, e.y1, e.x2, e.y2);
-        det.push_back(e);
-      }
+      for (int64_t k = 0; k < d.size(0); ++k)
+        frame_dets[i].push_back({p[k * 6], p[k * 6 + 1], p[k * 6 + 2], p[k * 6 + 3], p[k * 6 + 4],
+                                 static_cast<int>(p[k * 6 + 5])});
       std::vector<eval::GroundTruth> gt;
       std::set<int> classes;
       for (const auto& t : b.targets) {
         if (static_cast<int>(t[0]) != i) continue;
-        float x1 = (t[2] - t[4] / 2) * b.w, y1 = (t[3] - t[5] / 2) * b.h;
-        float x2 = (t[2] + t[4] / 2) * b.w, y2 = (t[3] + t[5] / 2) * b.h;
-        to_orig(x1, y1, x2, y2);
         const int c = static_cast<int>(t[1]);
-        gt.push_back({c, x1, y1, x2, y2});
+        gt.push_back({c, (t[2] - t[4] / 2) * b.w, (t[3] - t[5] / 2) * b.h, (t[2] + t[4] / 2) * b.w,
+                      (t[3] + t[5] / 2) * b.h});
         if (c >= 0 && c < nc) ++res.instances_per_class[c], classes.insert(c);
       }
       for (int c : classes) ++res.images_per_class[c];
-      acc.add_image(det, gt);
+      acc.add_image(frame_dets[i], gt);
     }
     if (opt.preview && res.preview.empty()) {
       for (auto& v : frame_dets)

@@ -1,5 +1,5 @@
 // Validation as Ultralytics' DetectionValidator (8.4): decoded output → NMS (conf 0.001, IoU 0.7, max_det 300) →
-// boxes and labels scaled to each original image → matching at IoU 0.50:0.95, AP, P/R/F1, confusion matrix;
+// labels and boxes in the letterboxed batch frame (rect batches by default) → matching at IoU 0.50:0.95, AP, P/R/F1, confusion matrix;
 // plus the validation losses on the raw head outputs. Used by the trainer (on the EMA model) and `vyolo val`.
 #pragma once
 #include <array>

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "dataset/augment.h"
 #include "dataset/loader.h"
+#include "ops/letterbox.h"
 #include "test_util.h"
 
 using namespace vyolo;
@@ -367,6 +368,7 @@ TEST(Loader, EveryImageOnceAndDeterministicAcrossWorkerCounts) {
 
 TEST(Loader, ValidationLoaderFromConfig) {
   LoaderSet set(7);
+  set.cfg.val.rect = false;  // square letterbox: the images keep their 64 x 64
   auto val = make_val_loader(set.cfg, 4, [](const std::string&) {});
   auto batches = run_epoch(*val, 0, 1);
   ASSERT_EQ(batches.size(), 2u);
@@ -390,6 +392,47 @@ TEST(Loader, ValidationLoaderFromConfig) {
   const int y = int(info.labels[0].cy * 64), x = int(info.labels[0].cx * 64);
   EXPECT_NEAR(b0.images[2 * plane + y * 64 + x], bgr.at<cv::Vec3b>(y, x)[0] / 255.0f, 1e-6);
   EXPECT_NEAR(b0.images[0 * plane + y * 64 + x], bgr.at<cv::Vec3b>(y, x)[2] / 255.0f, 1e-6);
+}
+
+TEST(Loader, RectValidationPadsSquareImagesAsUltralytics) {
+  // Ultralytics' set_rectangle adds half a stride: square 64-px images validate in 96 x 96 batches (640 -> 672,
+  // 256 -> 288), the image centred with 16 px of grey around it; labels follow.
+  LoaderSet set(7);
+  auto val = make_val_loader(set.cfg, 4, [](const std::string&) {});
+  auto batches = run_epoch(*val, 0, 1);
+  ASSERT_EQ(batches.size(), 2u);
+  for (const auto& b : batches) {
+    EXPECT_EQ(b.h, 96);
+    EXPECT_EQ(b.w, 96);
+  }
+  EXPECT_EQ(batches[0].ratio_pad[0][0], 1.0f);
+  EXPECT_EQ(batches[0].ratio_pad[0][2], 16.0f);
+  const auto& info = val->dataset().info(batches[0].indices[0]);
+  ASSERT_EQ(info.labels.size(), 1u);
+  EXPECT_NEAR(batches[0].targets[0][2] * 96, info.labels[0].cx * 64 + 16, 1e-3);
+  EXPECT_NEAR(batches[0].targets[0][5] * 96, info.labels[0].h * 64, 1e-3);
+  EXPECT_NEAR(batches[0].images[0], 114 / 255.0f, 1e-6);  // grey border
+}
+
+TEST(Loader, RectPlanSortsByAspectRatioAndShapesEachBatch) {
+  // Ultralytics' set_rectangle for 5 images of h / w 0.5, 2, 1, 0.25, 1 at imgsz 320, batch 2: sorted 0.25, 0.5 |
+  // 1, 1 | 2 -> shapes ceil(0.5 * 10 + 0.5) * 32 = 192 x 352; 352 x 352; 352 x ceil(0.5 * 10 + 0.5) * 32 = 192.
+  EXPECT_EQ(ops::rect_batch_shapes({0.25, 0.5, 1, 1, 2}, 2, 320),
+            (std::vector<std::array<int, 2>>{{192, 352}, {352, 352}, {352, 192}}));
+  EXPECT_EQ(ops::load_size(416, 164, 320), (std::array<int, 2>{320, 127}));  // ceil(126.15)
+  EXPECT_EQ(ops::load_size(320, 200, 320), (std::array<int, 2>{320, 200}));
+}
+
+TEST(Loader, RectOrderIsNumpysArgsortIncludingTies) {
+  // np.argsort(v) from numpy 1.24.2 (introsort: equal values are not kept in input order; a stable sort would give
+  // 6 17 2 8 13 20 1 3 ...). Which image of equal aspect ratio lands in which rect batch depends on it.
+  const std::vector<double> v{2.5, 1.0, 0.5, 1.0, 1.0, 2.5, 0.25, 1.0, 0.5, 1.0, 2.0, 1.0, 1.0,
+                              0.5, 1.0, 2.5, 1.0, 0.25, 1.0, 1.0, 0.5, 1.0, 3.0, 1.0, 1.0};
+  const std::vector<size_t> numpy{6, 17, 2, 20, 8, 13, 12, 21, 19, 18, 16, 14, 24,
+                                  11, 9, 7, 4, 3, 1, 23, 10, 15, 5, 0, 22};
+  EXPECT_EQ(ops::numpy_argsort(v), numpy);
+  EXPECT_EQ(ops::numpy_argsort({}), std::vector<size_t>{});
+  EXPECT_EQ(ops::numpy_argsort({3, 1, 2}), (std::vector<size_t>{1, 2, 0}));
 }
 
 TEST(Loader, TrainLoaderFromConfigAndEmptySplitError) {

@@ -314,3 +314,18 @@ TEST(SharedFolder, ReadOnlyDatasetUsesUserCacheDir) {
     GTEST_SKIP() << "running as root, which ignores a read-only folder, and " << msg << "; read-only case not tested";
   EXPECT_EQ(WEXITSTATUS(status), 0) << msg;
 }
+
+TEST(SharedFolder, OldVyoloCacheAtUltralyticsPathIsRemovedUltralyticsOneKept) {
+  // An older vyolo wrote its JSON cache as labels/<split>.cache, where Ultralytics then fails: that file is ours and
+  // goes; Ultralytics' own NumPy cache beside it stays byte for byte.
+  TempDir dir("legacy");
+  EnvGuard env("XDG_CACHE_HOME", (dir.path / "xdg").string());
+  UltraSet s(dir.path / "ds");
+  write_file_atomic(s.root / "labels" / "val.cache", R"({"version":1,"nc":1,"entries":{}})");
+  const std::string ul_train = read_file(s.root / "labels" / "train.cache");
+  Load l = load(s);
+  EXPECT_FALSE(fs::exists(s.root / "labels" / "val.cache"));
+  EXPECT_EQ(count_containing(l.warned, "older vyolo"), 1);
+  EXPECT_EQ(read_file(s.root / "labels" / "train.cache"), ul_train);
+  EXPECT_TRUE(fs::exists(s.root / "labels" / "val.vyolo-cache.json"));
+}

@@ -93,6 +93,17 @@ TEST(Ap, FalsePositiveAboveTheTruePositiveHalvesPrecision) {
   EXPECT_NEAR(m.per_class[0].ap[9], 0.4975, 1e-9);
 }
 
+TEST(Ap, PrecisionDropsToZeroAfterTheLastRecallReached) {
+  // One of two labels found, precision 1: 8.4.50 puts (recall 0.5, precision 0) right after the curve, and np.interp
+  // takes the last of the repeated points, so the 101 points are 1 below 0.50 and 0 from 0.50 on:
+  // AP = 0.49 + 0.01 / 2 = 0.495 (numpy gives the same). 8.0-8.3 interpolated on to (1, 0): 0.75.
+  MetricsAccumulator acc(1);
+  acc.add_image({det(10, 10, 50, 50, 0.9f, 0)}, {gt(0, 10, 10, 50, 50), gt(0, 100, 100, 140, 140)});
+  auto m = acc.compute();
+  EXPECT_NEAR(m.map50, 0.495, 1e-9);
+  EXPECT_NEAR(m.recall, 0.5, 1e-6);
+}
+
 TEST(Ap, NoPredictionsGiveZero) {
   MetricsAccumulator acc(2);
   acc.add_image({}, {gt(0, 0, 0, 10, 10), gt(1, 5, 5, 20, 20)});

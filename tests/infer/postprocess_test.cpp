@@ -11,6 +11,7 @@
 
 using namespace vyolo;
 using namespace vyolo::infer;
+namespace ops = vyolo::ops;
 
 namespace {
 
@@ -32,22 +33,6 @@ torch::Tensor read_rows(const fs::path& p) {
 
 }  // namespace
 
-TEST(Letterbox, AutoPadsToStrideAndCentres) {
-  cv::Mat img(480, 640, CV_8UC3, cv::Scalar(10, 20, 30));
-  auto lb = letterbox(img, 640, 640, /*auto_pad=*/true);
-  EXPECT_EQ(lb.image.cols, 640);
-  EXPECT_EQ(lb.image.rows, 480);  // 480 is a multiple of 32: no padding
-  auto lb2 = letterbox(cv::Mat(500, 1000, CV_8UC3, cv::Scalar(0, 0, 0)), 640, 640, true);
-  // r = 0.64 → 640 x 320; 320 is a multiple of 32
-  EXPECT_EQ(lb2.image.rows, 320);
-  auto lb3 = letterbox(cv::Mat(300, 1000, CV_8UC3, cv::Scalar(0, 0, 0)), 640, 640, false);
-  // r = 0.64 → 640 x 192, padded to 640 x 640: 224 above, 224 below, grey 114
-  EXPECT_EQ(lb3.image.rows, 640);
-  EXPECT_EQ(lb3.pad_y, 224);
-  EXPECT_EQ(lb3.image.at<cv::Vec3b>(0, 0), cv::Vec3b(114, 114, 114));
-  EXPECT_EQ(lb3.image.at<cv::Vec3b>(320, 10), cv::Vec3b(0, 0, 0));
-}
-
 TEST(Nms, SuppressesOverlapsPerClassAndKeepsOrder) {
   // two overlapping boxes of class 0, one overlapping box of class 1 (kept: class-aware), one below conf
   auto pred = torch::zeros({1, 6, 4});
@@ -56,15 +41,30 @@ TEST(Nms, SuppressesOverlapsPerClassAndKeepsOrder) {
                       {10, 10, 5, 5, 0.1f, 0}};
   for (int a = 0; a < 4; ++a)
     for (int c = 0; c < 6; ++c) p[c][a] = rows[a][c];
-  NmsOptions o;
+  ops::NmsOptions o;
   o.conf = 0.25;
-  auto out = non_max_suppression(pred, o)[0];
+  auto out = ops::non_max_suppression(pred, o)[0];
   ASSERT_EQ(out.size(0), 2);
   EXPECT_FLOAT_EQ(out[0][4].item<float>(), 0.9f);
   EXPECT_FLOAT_EQ(out[1][5].item<float>(), 1.0f);
   EXPECT_FLOAT_EQ(out[0][0].item<float>(), 40.f);
   o.agnostic = true;
-  EXPECT_EQ(non_max_suppression(pred, o)[0].size(0), 1);
+  EXPECT_EQ(ops::non_max_suppression(pred, o)[0].size(0), 1);
+}
+
+TEST(Nms, MultiLabelKeepsEveryClassAboveConf) {
+  // one box scoring 0.9 for class 0 and 0.6 for class 1: best-class NMS keeps one row, multi-label two (validation)
+  auto pred = torch::zeros({1, 6, 1});
+  float row[6] = {50, 50, 20, 20, 0.9f, 0.6f};
+  for (int c = 0; c < 6; ++c) pred[0][c][0] = row[c];
+  ops::NmsOptions o;
+  o.conf = 0.25;
+  EXPECT_EQ(ops::non_max_suppression(pred, o)[0].size(0), 1);
+  o.multi_label = true;
+  auto out = ops::non_max_suppression(pred, o)[0];
+  ASSERT_EQ(out.size(0), 2);
+  EXPECT_FLOAT_EQ(out[1][4].item<float>(), 0.6f);
+  EXPECT_FLOAT_EQ(out[1][5].item<float>(), 1.0f);
 }
 
 TEST(Nms, MatchesUltralyticsOnParityFixtures) {
@@ -79,9 +79,9 @@ TEST(Nms, MatchesUltralyticsOnParityFixtures) {
     auto io = st::read((shared / "parity" / (std::string(c.io) + ".safetensors")).string());
     auto out = net->predict(model::from_st(io.tensors.at("input")));
     for (const char* conf : {"0.001", "0.25"}) {
-      NmsOptions o;
+      ops::NmsOptions o;
       o.conf = std::stod(conf);
-      auto ours = non_max_suppression(out, o)[0];
+      auto ours = ops::non_max_suppression(out, o)[0];
       auto ref = model::from_st(io.tensors.at(std::string("nms_conf") + conf + "_iou0.7"));
       SCOPED_TRACE(std::string(c.stem) + " conf " + conf);
       ASSERT_EQ(ours.size(0), ref.size(0));
@@ -96,7 +96,7 @@ TEST(Predictor, FindsTheBlobInTheRealValidationImage) {
   auto shared = shared_dir();
   if (shared.empty()) GTEST_SKIP() << "../shared is absent: parity fixtures not available";
   auto net = model::load_model((shared / "parity/trained_weights.safetensors").string());
-  NmsOptions o;
+  ops::NmsOptions o;
   Predictor pred(net, 256, o, torch::kCPU);
   auto img = cv::imread((shared / "parity/valimg0000.png").string(), cv::IMREAD_COLOR);
   auto r = pred.predict({img})[0];

@@ -148,7 +148,7 @@ TEST(VolumePredict, WritesAllOutputsOnTheInputGrid) {
   EXPECT_LT(affine_distance(lab.affine, input.affine), 1e-4);
 
   auto study = load_study(tmp.path / "case" / "ct.nii.gz", tmp.path / "case" / "vertebrae.nii.gz");
-  std::vector<VolumeModel> models{load_volume_model(w.string(), Config{}, {}, NmsOptions{0.005}, torch::kCPU)};
+  std::vector<VolumeModel> models{load_volume_model(w.string(), Config{}, {}, ops::NmsOptions{0.005}, torch::kCPU)};
   VolumePredictOptions opt;
   auto f = predict_study(models, study, opt);
   ASSERT_FALSE(f.candidates.empty()) << "an untrained head at conf 0.005 should still give boxes";
@@ -247,9 +247,9 @@ TEST(VolumePredict, SeveralModelsAndViewsFuse) {
   write_flipped_case(pc, tmp.path / "case");
   std::vector<VolumeModel> models;
   models.push_back(load_volume_model(write_model(tmp.path, "a", "axial", 64, 1).string(), Config{}, {},
-                                     NmsOptions{0.005}, torch::kCPU));
+                                     ops::NmsOptions{0.005}, torch::kCPU));
   models.push_back(load_volume_model(write_model(tmp.path, "b", "coronal", 64, 2).string(), Config{}, {},
-                                     NmsOptions{0.005}, torch::kCPU));
+                                     ops::NmsOptions{0.005}, torch::kCPU));
   auto study = load_study(tmp.path / "case" / "ct.nii.gz", tmp.path / "case" / "vertebrae.nii.gz");
   std::vector<findings::SourceDetections> raw;
   auto f = predict_study(models, study, {}, &raw);
@@ -269,7 +269,7 @@ TEST(VolumeEvaluate, PhantomStudiesWithABadOneSkipped) {
   write_phantoms(tmp.path / "studies", 2, 5, small_phantom());
   fs::create_directories(tmp.path / "studies" / "zz_broken");  // no CT: reported, skipped, counted
   std::vector<VolumeModel> models{load_volume_model(write_model(tmp.path, "m", "axial", 64).string(), Config{}, {},
-                                                    NmsOptions{0.005}, torch::kCPU)};
+                                                    ops::NmsOptions{0.005}, torch::kCPU)};
   EvaluateOptions opt;
   auto sum = evaluate_studies(models, tmp.path / "studies", tmp.path / "eval", opt);
   EXPECT_EQ(sum.studies, 3);

@@ -8,6 +8,7 @@
 #include "common/fs_util.h"
 #include "common/safetensors.h"
 #include "loss/detection_loss.h"
+#include "ops/anchors.h"
 
 #include <ATen/autocast_mode.h>
 
@@ -154,7 +155,7 @@ TEST(Dfl, InterpolatesBetweenNeighbouringBins) {
 }
 
 TEST(Anchors, CentresAndStrides) {
-  auto [pts, strides] = make_anchors({{2, 3}, {1, 1}}, {8, 16}, 0.5, torch::TensorOptions(torch::kFloat));
+  auto [pts, strides] = vyolo::ops::make_anchors({{2, 3}, {1, 1}}, {8.0, 16.0}, 0.5, torch::TensorOptions(torch::kFloat));
   ASSERT_EQ(pts.size(0), 7);
   EXPECT_FLOAT_EQ(pts[0][0].item<float>(), 0.5f);
   EXPECT_FLOAT_EQ(pts[2][0].item<float>(), 2.5f);  // x runs fastest
@@ -162,7 +163,7 @@ TEST(Anchors, CentresAndStrides) {
   EXPECT_FLOAT_EQ(strides[6][0].item<float>(), 16.0f);
   Tensor d = torch::tensor({1.0f, 2.0f, 3.0f, 4.0f});
   Tensor a = torch::tensor({10.0f, 10.0f});
-  Tensor box = dist2bbox(d, a);
+  Tensor box = vyolo::ops::dist2bbox(d, a);
   EXPECT_TRUE(torch::allclose(box, torch::tensor({9.0f, 8.0f, 13.0f, 14.0f})));
   EXPECT_TRUE(torch::allclose(bbox2dist(a, box, 15), d));
 }
@@ -170,7 +171,7 @@ TEST(Anchors, CentresAndStrides) {
 namespace {
 // 4x4 anchors of stride 8 (centres 4, 12, 20, 28 px), one image.
 Tensor grid_anchors() {
-  return std::get<0>(make_anchors({{4, 4}}, {8}, 0.5, torch::TensorOptions(torch::kFloat))) * 8;
+  return std::get<0>(vyolo::ops::make_anchors({{4, 4}}, {8.0}, 0.5, torch::TensorOptions(torch::kFloat))) * 8;
 }
 int anchor_index(int ix, int iy) { return iy * 4 + ix; }
 }  // namespace
