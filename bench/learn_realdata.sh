@@ -11,7 +11,7 @@
 # DIR holds images/, labels/ and manifest.csv (image,original_split,source_group,...); default: the developer spine
 # X-ray set ../shared/data/xray_spine_vertebrae_yolo. The split is by source group (sorted, every 5th group to val),
 # so that no patient is in both; the images are reached through links in OUT, and both tools keep their label caches
-# there. Output: OUT/<tool>_seed<S>/results.csv and OUT/summary.md.
+# there (one link per file). Output: OUT/<tool>_seed<S>/results.csv and OUT/summary.md.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 DATA="$HERE/../shared/data/xray_spine_vertebrae_yolo"; OUT=/tmp/vyolo-learn; EPOCHS=30; SEEDS="0 1 2"; IMGSZ=320
@@ -30,8 +30,11 @@ VYOLO=${VYOLO:-$HERE/build/vyolo}
 DATA=$(cd "$DATA" && pwd)
 mkdir -p "$OUT/data"
 OUT=$(cd "$OUT" && pwd)
-ln -sfn "$DATA/images" "$OUT/data/images"
-ln -sfn "$DATA/labels" "$OUT/data/labels"
+# One link per file in real folders: Ultralytics resolves a linked folder to its target and would write its label
+# cache there (into ../shared); with real folders both tools keep their caches in OUT/data.
+mkdir -p "$OUT/data/images" "$OUT/data/labels"
+for f in "$DATA"/images/*; do ln -sfn "$f" "$OUT/data/images/"; done
+for f in "$DATA"/labels/*; do ln -sfn "$f" "$OUT/data/labels/"; done
 # Split by source group: every 5th group (sorted by name) is validation.
 awk -F, 'NR > 1 { print $3 "\t" $1 }' "$DATA/manifest.csv" | LC_ALL=C sort |
   awk -F'\t' -v d="$OUT/data/images" '$1 != last { n++; last = $1 } { print ((n % 5 == 0) ? "val" : "train"), d "/" $2 }' |

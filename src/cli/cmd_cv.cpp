@@ -133,6 +133,7 @@ int cmd_cv(const CommandContext& ctx) {
     opt.job_type = "cv";
     opt.command_line = "vyolo cv";
     for (const auto& o : opt.overrides) opt.command_line += " " + o;
+    opt.args = ctx.argv;
     auto r = train::train(cfgs[i], opt);
     if (r.interrupted) {
       std::cerr << "vyolo cv: interrupted in " << folds[i] << "; no summary written\n";

@@ -16,6 +16,7 @@ int cmd_train(const CommandContext& ctx) {
   opt.command = ctx.command;
   opt.command_line = "vyolo " + ctx.command;
   for (const auto& o : ctx.overrides) opt.command_line += " " + o;
+  opt.args = ctx.argv;
   auto r = train::train(cfg, opt);
   if (r.interrupted) return 130;
   std::cout << "vyolo: weights in " << (r.run_dir / "weights").string() << " (best: " << r.best.filename().string()

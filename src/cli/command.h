@@ -14,6 +14,7 @@ struct CommandContext {
   std::string command;                  // e.g. "predict"
   Config cfg;                           // composed, resolved, typed (cfg.tree holds command keys too)
   std::vector<std::string> overrides;   // as typed on the command line
+  std::vector<std::string> argv;        // every argument after the program name, as typed
   std::filesystem::path config_dir;     // the conf/ tree used
 };
 

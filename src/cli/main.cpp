@@ -157,6 +157,8 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
     cli::CommandContext ctx;
     ctx.command = spec.name;
     ctx.overrides = r.overrides;
+    ctx.argv = args;
+    ctx.argv.insert(ctx.argv.begin(), spec.name);
     ctx.config_dir = dir;
     ctx.cfg = std::move(j.cfg);
     jobs.push_back(std::move(ctx));

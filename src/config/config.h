@@ -102,6 +102,7 @@ struct WandbConfig {
   bool save_code = true;
   bool save_model = true;
   std::string mode = "offline";     // online|offline|disabled
+  double stats_interval = 15;       // seconds between system-metric samples (System tab); 0 = none
 };
 
 struct LoggingConfig {

@@ -309,6 +309,7 @@ Config load_config(const YAML::Node& tree, const std::string& config_dir) {
   w.get("save_code", c.logging.wandb.save_code);
   w.get("save_model", c.logging.wandb.save_model);
   w.get("mode", c.logging.wandb.mode);
+  w.get("stats_interval", c.logging.wandb.stats_interval);
 
   if (const Node* v = root.find("seed")) read(*v, "seed", c.seed);
   if (const Node* v = root.find("debug")) read(*v, "debug", c.debug);

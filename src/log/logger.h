@@ -32,6 +32,7 @@ struct RunInfo {
   std::string job_type = "train";  // train | val | cv
   std::string config_yaml;         // the resolved config, as written to .hydra/config.yaml
   std::string command_line;        // as typed
+  std::vector<std::string> args;   // the program's arguments, one per argv element (argv[1:])
   bool resumed = false;            // continue the same W&B run id / TensorBoard step sequence
 };
 

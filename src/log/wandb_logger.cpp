@@ -189,6 +189,9 @@ WandbSettings resolve_wandb_settings(const Config& cfg, const RunInfo& info) {
   }
   s.save_code = w.save_code;
   s.save_model = w.save_model;
+  s.stats_interval = w.stats_interval;
+  if (!(s.stats_interval >= 0))
+    throw UsageError("logging.wandb.stats_interval must be >= 0 seconds (0: no system metrics)");
   return s;
 }
 
@@ -285,6 +288,7 @@ void WandbLogger::history(json row) {
 }
 
 void WandbLogger::run_start(const RunInfo& info) {
+  std::lock_guard<std::mutex> lk(mu_);
   json config = yaml_to_json(info.config_yaml.empty() ? YAML::Node() : YAML::Load(info.config_yaml));
   if (!config.is_object()) config = json::object();
   wbpb::Record cr;
@@ -329,18 +333,21 @@ void WandbLogger::run_start(const RunInfo& info) {
   out << YAML::EndMap;
   write_file_atomic(dir_ / "files" / "config.yaml", std::string(out.c_str()) + "\n");
 
-  std::vector<std::string> args;
-  std::istringstream words(info.command_line);
-  for (std::string a; words >> a;) args.push_back(a);
+  // The program's arguments as typed (one entry per argv element, so an override with spaces stays whole).
+  std::vector<std::string> args = info.args;
+  if (args.empty()) {
+    std::istringstream words(info.command_line);
+    for (std::string a; words >> a;) args.push_back(a);
+    if (!args.empty() && args[0] == "vyolo") args.erase(args.begin());
+  }
   std::error_code ec;
-  json meta{{"os", "Linux"},
-            {"host", hostname()},
-            {"startedAt", iso_utc(start_unix_)},
-            {"program", "vyolo"},
-            {"args", args},
-            {"executable", fs::read_symlink("/proc/self/exe", ec).string()},
-            {"root", fs::current_path(ec).string()},
-            {"cpu_count", std::thread::hardware_concurrency()}};
+  json meta = machine_facts();
+  meta["host"] = hostname();
+  meta["startedAt"] = iso_utc(start_unix_);
+  meta["program"] = "vyolo";
+  meta["args"] = args;
+  meta["executable"] = fs::read_symlink("/proc/self/exe", ec).string();
+  meta["root"] = fs::current_path(ec).string();
   write_file_atomic(dir_ / "files" / "wandb-metadata.json", meta.dump(2) + "\n");
   add_file("wandb-metadata.json", kNow, kWandb);
   if (!reopened_) append_text(dir_ / "files" / "output.log", "");
@@ -351,9 +358,39 @@ void WandbLogger::run_start(const RunInfo& info) {
     add_file("code/config.yaml", kNow, kOther);
     add_file("code/command_line.txt", kNow, kOther);
   }
+  if (s_.stats_interval > 0 && !monitor_)
+    monitor_ = std::make_unique<SystemMonitor>(s_.stats_interval,
+                                               [this](const std::map<std::string, double>& s) { system_stats(s); });
+}
+
+void WandbLogger::system_stats(const std::map<std::string, double>& sample) {
+  std::lock_guard<std::mutex> lk(mu_);
+  wbpb::Record sr;
+  sr.set_num(++num_);
+  auto* stats = sr.mutable_stats();
+  stats->set_stats_type(0);  // SYSTEM
+  set_time(stats->mutable_timestamp(), unix_now());
+  for (const auto& [k, v] : sample) {
+    auto* item = stats->add_item();
+    item->set_key(k);
+    item->set_value_json(number(v).dump());
+  }
+  append(sr.SerializeAsString(), false);
+}
+
+void WandbLogger::output_line(const std::string& line) {
+  append_text(dir_ / "files" / "output.log", line + "\n");
+  wbpb::Record r;
+  r.set_num(++num_);
+  auto* o = r.mutable_output_raw();
+  o->set_output_type(1);  // STDOUT
+  set_time(o->mutable_timestamp(), unix_now());
+  o->set_line(line + "\n");
+  append(r.SerializeAsString(), false);
 }
 
 void WandbLogger::scalars(int64_t step, const std::map<std::string, double>& values) {
+  std::lock_guard<std::mutex> lk(mu_);
   json row = json::object();
   for (const auto& [k, v] : values) row[k] = number(v);
   row["trainer/global_step"] = step;
@@ -361,6 +398,7 @@ void WandbLogger::scalars(int64_t step, const std::map<std::string, double>& val
 }
 
 void WandbLogger::image(int64_t step, const std::string& tag, const cv::Mat& bgr) {
+  std::lock_guard<std::mutex> lk(mu_);
   std::vector<uchar> png;
   if (bgr.empty() || !cv::imencode(".png", bgr, png)) throw RuntimeError("cannot PNG-encode image " + tag);
   std::string bytes(png.begin(), png.end());
@@ -374,27 +412,11 @@ void WandbLogger::image(int64_t step, const std::string& tag, const cv::Mat& bgr
 }
 
 void WandbLogger::epoch_end(int epoch, const std::map<std::string, double>& row) {
+  std::lock_guard<std::mutex> lk(mu_);
   json h = json::object();
   for (const auto& [k, v] : row) h[k] = number(v);
   h["epoch"] = epoch;
   history(h);
-
-  // System tab: W&B's own metric names.
-  wbpb::Record sr;
-  sr.set_num(++num_);
-  auto* stats = sr.mutable_stats();
-  set_time(stats->mutable_timestamp(), unix_now());
-  auto stat = [&](const char* key, const char* name, double scale) {
-    if (auto it = row.find(key); it != row.end()) {
-      auto* item = stats->add_item();
-      item->set_key(name);
-      item->set_value_json(number(it->second * scale).dump());
-    }
-  };
-  stat("sys/cpu_percent", "cpu", 1.0);
-  stat("sys/rss_gb", "proc.memory.rssMB", 1024.0);
-  stat("sys/gpu_mem_gb", "gpu.0.memoryAllocatedBytes", 1024.0 * 1024.0 * 1024.0);
-  if (stats->item_size() > 0) append(sr.SerializeAsString());
 
   // Running summary, so a run killed later still shows its latest metrics.
   wbpb::Record sum;
@@ -407,10 +429,11 @@ void WandbLogger::epoch_end(int epoch, const std::map<std::string, double>& row)
   }
   append(sum.SerializeAsString());
   write_summary_file();
-  append_text(dir_ / "files" / "output.log", format_epoch_line(epoch, 0, row) + "\n");
+  output_line(format_epoch_line(epoch, 0, row));
 }
 
 void WandbLogger::file(const fs::path& path, const std::string& kind) {
+  std::lock_guard<std::mutex> lk(mu_);
   if (kind == "model" && !s_.save_model) return;
   if (kind == "code" && !s_.save_code) return;
   std::string rel = (kind == "code" ? "code/" : "") + path.filename().string();
@@ -432,7 +455,10 @@ void WandbLogger::write_summary_file() {
 }
 
 void WandbLogger::run_end(const std::map<std::string, double>& final_metrics, int exit_code) {
-  for (const auto& [k, v] : final_metrics) summary_[k] = number(v);
+  monitor_.reset();  // outside the lock: its thread may be waiting for it
+  std::lock_guard<std::mutex> lk(mu_);
+  // The SDK's summary is the last history value of each key; the final model's metrics get keys of their own.
+  for (const auto& [k, v] : final_metrics) summary_["final/" + k] = number(v);
   save_state(true);  // a resume cuts the file back to here and drops the end records below
   double rt = runtime();
   wbpb::Record sum;

@@ -1,11 +1,13 @@
 // Weights & Biases offline runs written natively (../shared/specs/wandb-offline.md), so that the official
 // `wandb sync <dir>` uploads them: <root>/wandb/offline-run-YYYYMMDD_HHMMSS-<id>/run-<id>.wandb (header, run record
-// with project/entity/name/group/tags/notes/job_type/config, history rows, system stats, summary, files, exit, final)
-// and files/ (config.yaml, wandb-summary.json, wandb-metadata.json, output.log, media/, code/, checkpoints).
+// with project/entity/name/group/tags/notes/job_type/config, history rows, system stats sampled every
+// stats_interval seconds from a background thread, console lines, summary, files, exit, final) and files/
+// (config.yaml, wandb-summary.json, wandb-metadata.json, output.log, media/, code/, checkpoints).
 #pragma once
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <set>
 #include <string>
@@ -15,6 +17,7 @@
 
 #include "config/config.h"
 #include "log/logger.h"
+#include "log/system_metrics.h"
 
 namespace vyolo::log {
 
@@ -29,6 +32,7 @@ struct WandbSettings {
   std::string project, entity, group, name, notes, job_type;
   std::vector<std::string> tags;
   bool save_code = true, save_model = true;
+  double stats_interval = 15;  // seconds between system samples (logging.wandb.stats_interval; 0 = none)
 };
 // Throws UsageError for an unknown mode (naming logging.wandb.mode or WANDB_MODE).
 WandbSettings resolve_wandb_settings(const Config& cfg, const RunInfo& info);
@@ -47,7 +51,8 @@ class WandbLogger : public Logger {
   void epoch_end(int epoch, const std::map<std::string, double>& row) override;
   // kind "model" (copied when save_model), "code" (under code/, when save_code), anything else copied as is.
   void file(const std::filesystem::path& path, const std::string& kind) override;
-  // Final summary, exit and final records; in online mode then runs `wandb sync` (or prints the command).
+  // Final summary (the last history value of every key, as the SDK keeps it, plus final/<key> for each final metric),
+  // exit and final records; in online mode then runs `wandb sync` (or prints the command).
   void run_end(const std::map<std::string, double>& final_metrics, int exit_code) override;
 
   const std::filesystem::path& run_folder() const { return dir_; }
@@ -59,6 +64,8 @@ class WandbLogger : public Logger {
   void add_file(const std::string& rel, int policy, int type);
   void save_state(bool finished);
   void write_summary_file();
+  void system_stats(const std::map<std::string, double>& sample);
+  void output_line(const std::string& line);
   double runtime() const;
 
   WandbSettings s_;
@@ -72,6 +79,8 @@ class WandbLogger : public Logger {
   bool reopened_ = false;
   std::set<std::string> listed_files_;
   nlohmann::json summary_ = nlohmann::json::object();
+  std::mutex mu_;                            // the system monitor writes from its own thread
+  std::unique_ptr<SystemMonitor> monitor_;   // declared last: stopped first
 };
 
 }  // namespace vyolo::log

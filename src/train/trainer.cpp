@@ -244,6 +244,11 @@ void Run::setup() {
   }
   model::YoloV8 ema_net(cfg_.model.variant, nc_, cfg_.model.input_channels);
   ema_net->to(device_);
+  if (channels_last_) {  // the EMA update then runs on matching layouts, and validation gets NHWC convolutions
+    torch::NoGradGuard ng;
+    for (auto& p : ema_net->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
   copy_state(*net_, *ema_net);
   ema_ = std::make_unique<ModelEMA>(ema_net);
 
@@ -293,6 +298,7 @@ void Run::setup() {
   info.job_type = opt_.job_type;
   info.config_yaml = read_file(res_.run_dir / ".hydra" / "config.yaml");
   info.command_line = opt_.command_line;
+  info.args = opt_.args;
   info.resumed = resumed_;
   logger_ = log::make_loggers(cfg_, info);
   logger_->run_start(info);

@@ -28,6 +28,7 @@ struct TrainOptions {
   std::string command = "train";
   std::string job_type = "train";      // logger job type (train | cv)
   std::string command_line;
+  std::vector<std::string> args;       // argv[1:] as typed (W&B metadata)
   // Called after every training batch (epoch 0-based, batch index within the epoch); tests stop runs from here.
   std::function<void(int epoch, int batch)> on_batch_end;
   bool progress = true;                // console progress line

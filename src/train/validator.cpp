@@ -58,8 +58,16 @@ ValResult validate(model::YoloV8& net, dataset::DataLoader& loader, const loss::
   torch::Tensor loss_sum = torch::zeros({3});
   int batches = 0;
   loader.set_epoch(0, 1);
+  // NHWC input for a network whose weights are NHWC (the trainer's channels-last EMA): no layout reorders.
+  bool nhwc = false;
+  for (const auto& p : net->parameters())
+    if (p.dim() == 4) {
+      nhwc = !p.is_contiguous() && p.is_contiguous(torch::MemoryFormat::ChannelsLast);
+      break;
+    }
   for (dataset::Batch b; loader.next(b);) {
     auto x = batch_tensor(b, net->input_channels, device);
+    if (nhwc) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
     auto raw = net->forward(x);
     if (loss) {
       std::vector<torch::Tensor> feats;

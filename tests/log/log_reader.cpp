@@ -363,7 +363,11 @@ WbRun read_wandb_bytes(const std::string& bytes, const std::string& file) {
         }
         break;
       }
-      case 7: r.stats.push_back(items(f.bytes, 3)); break;
+      case 7:
+        r.stats.push_back(items(f.bytes, 3));
+        r.stats_types.push_back(static_cast<int>(int_of(parse(f.bytes), 1)));
+        break;
+      case 13: r.output.push_back(str(parse(f.bytes), 3)); break;
       case 18: r.exit_code = static_cast<int32_t>(int_of(parse(f.bytes), 1)); break;
       case 20:
         if (r.exit_code == -999) throw ReadError("final record before the exit record");
@@ -403,7 +407,7 @@ std::string describe(const WbRun& r) {
   for (size_t i = 0; i < r.tags.size(); ++i) o << (i ? "," : "") << r.tags[i];
   o << "] host=" << r.host << " start_time=" << r.start_time << "\n  config keys:";
   for (const auto& [k, v] : r.config) o << " " << k;
-  o << "\n  " << r.history.size() << " history rows, " << r.stats.size() << " stats records, records "
+  o << "\n  " << r.history.size() << " history rows, " << r.stats.size() << " stats records, " << r.output.size() << " console lines, records "
     << r.nums.size() << " (num " << (r.nums.empty() ? 0 : r.nums.front()) << ".."
     << (r.nums.empty() ? 0 : r.nums.back()) << ")\n";
   if (!r.history.empty()) {

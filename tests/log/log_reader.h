@@ -77,6 +77,8 @@ struct WbRun {
   std::map<std::string, std::string> config;                  // key -> value_json
   std::vector<std::map<std::string, std::string>> history;   // key -> value_json
   std::vector<std::map<std::string, std::string>> stats;
+  std::vector<int> stats_types;                               // StatsRecord.stats_type (0 SYSTEM)
+  std::vector<std::string> output;                            // OutputRawRecord lines
   std::map<std::string, std::string> summary;                 // merged updates; nested keys joined by '.'
   std::vector<WbFile> files;
   std::vector<int64_t> nums;

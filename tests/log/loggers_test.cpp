@@ -1,6 +1,8 @@
 // Drives the loggers with a fake training loop and checks what they wrote with the independent reader in
 // log_reader.cpp (never with the writer's own protobuf classes).
 #include <gtest/gtest.h>
+
+#include <chrono>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -104,6 +106,7 @@ class LogTest : public ::testing::Test {
     i.run_name = "fold_" + std::to_string(fold);
     i.config_yaml = kConfigYaml;
     i.command_line = "vyolo train logging=wandb split=fold_" + std::to_string(fold);
+    i.args = {"train", "logging=wandb", "split=fold_" + std::to_string(fold), "logging.wandb.notes='first try'"};
     i.resumed = resumed;
     return i;
   }
@@ -353,18 +356,30 @@ TEST_F(LogTest, WandbOfflineRun) {
   }
   EXPECT_EQ(step_rows, 2);
   EXPECT_EQ(image_rows, 1);
-  ASSERT_EQ(wb.stats.size(), 3u);
-  EXPECT_TRUE(wb.stats[0].count("cpu") && wb.stats[0].count("proc.memory.rssMB"));
-  EXPECT_DOUBLE_EQ(std::stod(wb.stats[0]["gpu.0.memoryAllocatedBytes"]), 1.5 * 1024 * 1024 * 1024);
+  EXPECT_TRUE(wb.stats.empty());  // a run shorter than stats_interval (15 s) has no system sample yet
 
-  // Summary: the final metrics win; the rest keep their last values.
-  EXPECT_DOUBLE_EQ(std::stod(wb.summary["metrics/mAP50(B)"]), 0.4321);
-  EXPECT_DOUBLE_EQ(std::stod(wb.summary["val/f1"]), 0.55);
-  EXPECT_DOUBLE_EQ(std::stod(wb.summary["val/box_loss"]), 0.5);
+  // Summary as the SDK keeps it: the last history value of every key; the final metrics under final/<key>.
+  std::map<std::string, std::string> last;
+  for (const auto& row : wb.history)
+    for (const auto& [k, v] : row)
+      if (k[0] != '_') last[k] = v;
+  ASSERT_FALSE(last.empty());
+  for (const auto& [k, v] : last) {
+    ASSERT_TRUE(wb.summary.count(k)) << k;
+    EXPECT_EQ(json::parse(wb.summary[k]), json::parse(v)) << k;
+  }
+  EXPECT_DOUBLE_EQ(std::stod(wb.summary["metrics/mAP50(B)"]), std::stod(last["metrics/mAP50(B)"]));
+  EXPECT_NE(std::stod(wb.summary["metrics/mAP50(B)"]), 0.4321);  // epoch 3's value, not the final model's
+  EXPECT_DOUBLE_EQ(std::stod(wb.summary["final/metrics/mAP50(B)"]), 0.4321);
+  EXPECT_DOUBLE_EQ(std::stod(wb.summary["final/metrics/mAP50-95(B)"]), 0.2109);
   EXPECT_EQ(std::stoll(wb.summary["_step"]), static_cast<int64_t>(wb.history.size() - 1));
   EXPECT_TRUE(wb.summary.count("_wandb.runtime"));
   auto summary_file = json::parse(slurp(run / "files" / "wandb-summary.json"));
-  EXPECT_DOUBLE_EQ(summary_file["metrics/mAP50(B)"].get<double>(), 0.4321);
+  EXPECT_DOUBLE_EQ(summary_file["final/metrics/mAP50(B)"].get<double>(), 0.4321);
+  EXPECT_EQ(summary_file["metrics/mAP50(B)"], json::parse(last["metrics/mAP50(B)"]));
+  // Console lines as output records, as in files/output.log.
+  ASSERT_EQ(wb.output.size(), 3u);
+  EXPECT_NE(wb.output[2].find("epoch 3"), std::string::npos) << wb.output[2];
   EXPECT_EQ(wb.exit_code, 0);
   EXPECT_TRUE(wb.has_final);
 
@@ -378,8 +393,47 @@ TEST_F(LogTest, WandbOfflineRun) {
   EXPECT_EQ(slurp(run / "files" / "best.safetensors"), "weights of epoch 3");
   EXPECT_EQ(wb.files.size(), listed.size());  // each file listed once
   EXPECT_TRUE(fs::exists(run / "files" / "config.yaml"));
-  EXPECT_EQ(json::parse(slurp(run / "files" / "wandb-metadata.json"))["program"], "vyolo");
+  auto meta = json::parse(slurp(run / "files" / "wandb-metadata.json"));
+  EXPECT_EQ(meta["program"], "vyolo");
+  EXPECT_EQ(meta["args"], json(i.args));  // one entry per argument: the override with spaces stays whole
+  EXPECT_GE(meta["cpu_count_logical"].get<int>(), 1);
+  EXPECT_GE(meta["cpu_count"].get<int>(), 1);
+  EXPECT_GT(meta["memory"]["total"].get<double>(), 0);
+  EXPECT_EQ(meta["os"].get<std::string>().rfind("Linux-", 0), 0u);
+  EXPECT_FALSE(meta["host"].get<std::string>().empty());
   EXPECT_NE(slurp(run / "files" / "output.log").find("epoch 3"), std::string::npos);
+}
+
+TEST_F(LogTest, WandbSystemMetricsAtTheConfiguredInterval) {
+  auto cfg = config("wandb");
+  cfg.logging.wandb.stats_interval = 0.25;
+  auto i = info(cfg, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    auto log = vyolo::log::make_loggers(cfg, i);
+    log->run_start(i);
+    std::vector<double> burn(1 << 20, 1.0);  // some CPU time and memory to measure
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1400))
+      for (auto& x : burn) x = x * 1.0000001 + 1e-9;
+    log->epoch_end(1, epoch_row(1));
+    log->run_end(kFinal, 0);
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto wb = logread::read_wandb(wandb_file(only_wandb_run(root_ / "out" / "wandb")));
+  // One sample per 0.25 s of the run (about 5 in 1.4 s), none after the end.
+  const int expected = static_cast<int>(secs / 0.25);
+  EXPECT_GE(static_cast<int>(wb.stats.size()), expected - 1) << secs << " s";
+  EXPECT_LE(static_cast<int>(wb.stats.size()), expected + 1) << secs << " s";
+  ASSERT_FALSE(wb.stats.empty());
+  for (int t : wb.stats_types) EXPECT_EQ(t, 0);  // SYSTEM
+  for (const char* k : {"cpu", "cpu.0.cpu_percent", "proc.cpu.threads", "memory", "proc.memory.rssMB",
+                        "proc.memory.percent", "proc.memory.availableMB", "disk./.usagePercent", "disk./.usageGB",
+                        "disk.in", "disk.out", "network.sent", "network.recv"})
+    EXPECT_TRUE(wb.stats.back().count(k)) << k;
+  EXPECT_GT(std::stod(wb.stats.back()["proc.memory.rssMB"]), 4.0);   // the 8 MB buffer
+  EXPECT_GT(std::stod(wb.stats.back()["cpu"]), 5.0);                 // busy on one of the cores
+  EXPECT_GE(std::stod(wb.stats.back()["proc.cpu.threads"]), 2.0);    // this thread and the sampler
+  EXPECT_TRUE(wb.has_final);
 }
 
 TEST_F(LogTest, SaveModelOffKeepsCheckpointOut) {
