@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end on built-in data: synthetic spine CT phantom → YOLO slice dataset → patient folds →
 # train yolov8n on fold 0 → validate → predict on a held-out CT volume with its vertebra mask.
-# Outputs go to $OUT (default output/demo). EPOCHS (default 30) trades time for accuracy; ~10-15 min on 2 cores.
+# Outputs go to $OUT (default ${TMPDIR:-/tmp}/vyolo-demo: never into the source tree). EPOCHS (default 30) trades time for accuracy; ~10-15 min on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VYOLO_TARGET=vyolo bash tools/build.sh  # the command only: tests and benchmarks are not needed here
@@ -10,7 +10,7 @@ V=build/vyolo
 # OpenMP: a short spin before sleeping. Passive waiting halves training on a quiet 2-core machine; libgomp's long
 # default spin halves it when another process is busy. Either can still be chosen by setting it before the call.
 if [ -z "${OMP_WAIT_POLICY:-}" ]; then export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-50000}; fi
-OUT=${OUT:-output/demo}
+OUT=${OUT:-${TMPDIR:-/tmp}/vyolo-demo}
 EPOCHS=${EPOCHS:-30}
 mkdir -p "$OUT"
 
