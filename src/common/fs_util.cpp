@@ -55,6 +55,14 @@ fs::path increment_path(const fs::path& project, const std::string& name, bool e
   }
 }
 
+bool on_path(const std::string& exe) {
+  const char* p = std::getenv("PATH");
+  std::stringstream path(p ? p : "");
+  for (std::string dir; std::getline(path, dir, ':');)
+    if (!dir.empty() && access((fs::path(dir) / exe).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
 fs::path shared_dir() {
   if (const char* env = std::getenv("VYOLO_SHARED")) {
     if (fs::is_directory(env)) return env;

@@ -17,6 +17,9 @@ std::string read_file(const fs::path& path);
 // `project/name`, or `project/name2`, `name3`, ... when it exists and exist_ok is false (Ultralytics' increment_path).
 fs::path increment_path(const fs::path& project, const std::string& name, bool exist_ok);
 
+// Whether an executable named `exe` is on $PATH.
+bool on_path(const std::string& exe);
+
 // Location of ../shared (parity fixtures, data), or empty when absent. Looks at $VYOLO_SHARED, then
 // <source>/../shared.
 fs::path shared_dir();

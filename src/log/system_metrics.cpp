@@ -1,5 +1,7 @@
 #include "log/system_metrics.h"
 
+#include "common/fs_util.h"
+
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -97,14 +99,6 @@ void net_bytes(double& sent, double& recv) {
     recv += v[0];
     sent += v[8];
   }
-}
-
-bool on_path(const char* exe) {
-  const char* p = std::getenv("PATH");
-  std::stringstream path(p ? p : "");
-  for (std::string dir; std::getline(path, dir, ':');)
-    if (!dir.empty() && access((std::filesystem::path(dir) / exe).c_str(), X_OK) == 0) return true;
-  return false;
 }
 
 // Rows of `nvidia-smi --query-gpu=<fields> --format=csv,noheader,nounits`, split on commas.

@@ -116,14 +116,6 @@ void set_time(wbpb::Timestamp* ts, double t) {
   ts->set_nanos(static_cast<int32_t>((t - std::floor(t)) * 1e9));
 }
 
-bool on_path(const std::string& exe) {
-  std::stringstream path(env("PATH"));
-  std::string dir;
-  while (std::getline(path, dir, ':'))
-    if (!dir.empty() && access((fs::path(dir) / exe).c_str(), X_OK) == 0) return true;
-  return false;
-}
-
 bool logged_in() {
   if (!env("WANDB_API_KEY").empty()) return true;
   std::ifstream netrc(fs::path(env("HOME")) / ".netrc");
