@@ -13,6 +13,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "common/allocator.h"
+#include "ops/device.h"
 #include "infer/predictor.h"
 #include "model/yolo.h"
 
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
   }
-  infer::init_threads(threads);
+  ops::init_threads(threads);
   std::printf("vyolo bench_model: %d intra-op threads, LibTorch %s, oneDNN %s\n", torch::get_num_threads(),
               TORCH_VERSION, torch::hasMKLDNN() ? "yes" : "no");
   // Ultralytics 8.4.50 predict() latency, batch 1, 2 threads (ms) from anchors.md.

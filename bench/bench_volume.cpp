@@ -9,6 +9,7 @@
 
 #include "common/fs_util.h"
 #include "data/phantom.h"
+#include "ops/device.h"
 #include "infer/predict_volume.h"
 #include "model/weights.h"
 
@@ -53,12 +54,12 @@ VolumeModel make_model(const std::string& variant) {
                                R"("wide":{"min":-200,"max":500}})"}};
   st::write_atomic(p.string(), f);
   const char* dev = std::getenv("VYOLO_BENCH_DEVICE");
-  return load_volume_model(p.string(), Config{}, {}, ops::NmsOptions{}, parse_device(dev ? dev : "cpu"));
+  return load_volume_model(p.string(), Config{}, {}, ops::NmsOptions{}, ops::parse_device(dev ? dev : "cpu"));
 }
 
 void BM_PredictVolume(benchmark::State& state) {
   const char* th = std::getenv("VYOLO_BENCH_THREADS");
-  init_threads(th ? std::atoi(th) : 0);
+  ops::init_threads(th ? std::atoi(th) : 0);
   const std::string variant = state.range(0) == 0 ? "yolov8n" : "yolov8s";
   std::vector<VolumeModel> models{make_model(variant)};
   const VolumeStudy& s = study();

@@ -9,9 +9,10 @@
 #include <optional>
 #include <iostream>
 #include <regex>
-#include <sstream>
 
 #include "cli/command.h"
+#include "common/console.h"
+#include "cli/setup.h"
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "config/job.h"
@@ -22,20 +23,11 @@
 namespace vyolo::cli {
 namespace {
 
-std::vector<std::string> fold_names(const CommandContext& ctx) {
-  std::vector<std::string> out;
-  auto f = ctx.cfg.tree["folds"];
-  if (f && !f.IsNull()) {
-    if (f.IsSequence()) {
-      for (const auto& e : f) out.push_back(e.as<std::string>());
-    } else if (f.IsScalar()) {
-      std::stringstream ss(f.as<std::string>());
-      for (std::string s; std::getline(ss, s, ',');)
-        if (!s.empty()) out.push_back(s);
-    }
+std::vector<std::string> fold_names(const CommandContext& ctx, const CvArgs& a) {
+  std::vector<std::string> out = a.folds;
+  if (!out.empty()) {
     for (auto& s : out)
       if (std::all_of(s.begin(), s.end(), ::isdigit)) s = "fold_" + s;  // folds=[0,1] means fold_0, fold_1
-    if (out.empty()) throw UsageError("folds: empty list");
     return out;
   }
   std::vector<std::pair<int, std::string>> found;
@@ -53,8 +45,8 @@ std::vector<std::string> fold_names(const CommandContext& ctx) {
 }
 
 // The folder of CT studies for vertebra-level evaluation, or nullopt (with the reason on stderr).
-std::optional<fs::path> studies_dir(const CommandContext& ctx, const Config& c) {
-  const auto given = key_or<std::string>(ctx.cfg.tree, "studies", "");
+std::optional<fs::path> studies_dir(const CvArgs& a, const Config& c) {
+  const auto& given = a.studies;
   if (given == "none" || given == "false") return std::nullopt;
   std::error_code ec;
   if (!given.empty()) {
@@ -70,28 +62,25 @@ std::optional<fs::path> studies_dir(const CommandContext& ctx, const Config& c) 
     } catch (const std::exception&) {
     }
   }
-  std::cerr << "vyolo cv: no vertebra-level evaluation: the CT studies are unknown (give studies=DIR)\n";
+  console::info("no vertebra-level evaluation: the CT studies are unknown (give studies=DIR)");
   return std::nullopt;
 }
 
 // Runs fold `r`'s best model on its validation patients' volumes; nullopt (with a warning) when that fails.
-std::optional<findings::EvaluationResult> evaluate_fold(const CommandContext& ctx, const Config& c,
+std::optional<findings::EvaluationResult> evaluate_fold(const CvArgs& a, const Config& c,
                                                         const train::TrainResult& r, const fs::path& studies) {
   try {
     std::error_code ec;
     const fs::path w = fs::exists(r.best, ec) ? r.best : r.last;
-    ops::NmsOptions nms;
-    nms.conf = 0.01;
-    nms.iou = 0.7;
-    std::vector<infer::VolumeModel> models;
-    models.push_back(infer::load_volume_model(w.string(), c, infer::request_from_overrides(c, {}), nms,
-                                              infer::parse_device(c.training.device)));
+    auto models = load_volume_models({w.string()}, c, infer::ModelRequest{}, nms_options(a.conf, a.iou, a.max_det),
+                                     setup_device(c.training.device, c.training.threads));
     infer::EvaluateOptions opt;
     const auto& md = models.front().spec.metadata;
     auto it = md.find("vertebra_labels");
-    opt.label_scheme = key_or<std::string>(ctx.cfg.tree, "vertebra_labels",
-                                           it != md.end() && !it->second.empty() ? it->second : "verse");
-    opt.eval.threshold = key_or<double>(ctx.cfg.tree, "threshold", 0.5);
+    opt.label_scheme = !a.vertebra_labels.empty()                       ? a.vertebra_labels
+                       : it != md.end() && !it->second.empty() ? it->second
+                                                               : "verse";
+    opt.eval.threshold = a.threshold;
     opt.predict.threshold = opt.eval.threshold;
     opt.only = c.split.val_patients;
     const fs::path out = r.run_dir / "vertebra_eval";
@@ -102,8 +91,7 @@ std::optional<findings::EvaluationResult> evaluate_fold(const CommandContext& ct
               << "\n";
     return sum.result;
   } catch (const std::exception& e) {
-    std::cerr << "vyolo cv: warning: no vertebra-level evaluation for " << r.run_dir.filename().string() << ": "
-              << e.what() << "\n";
+    console::warn("no vertebra-level evaluation for " + r.run_dir.filename().string() + ": " + e.what());
     return std::nullopt;
   }
 }
@@ -111,7 +99,8 @@ std::optional<findings::EvaluationResult> evaluate_fold(const CommandContext& ct
 }  // namespace
 
 int cmd_cv(const CommandContext& ctx) {
-  const auto folds = fold_names(ctx);
+  const auto a = read_args<CvArgs>(ctx.cfg);
+  const auto folds = fold_names(ctx, a);
   // Compose every fold first, so a bad fold file fails before any training.
   std::vector<Config> cfgs;
   for (const auto& f : folds) cfgs.push_back(recompose(ctx, {"split=" + f}));
@@ -123,7 +112,7 @@ int cmd_cv(const CommandContext& ctx) {
   std::vector<std::vector<double>> vals;
   std::vector<std::string> done, evaluated;
   std::vector<findings::EvaluationResult> fold_findings;
-  const auto studies = studies_dir(ctx, cfgs.front());
+  const auto studies = studies_dir(a, cfgs.front());
   for (size_t i = 0; i < folds.size(); ++i) {
     std::cout << "vyolo cv: " << folds[i] << " (" << i + 1 << "/" << folds.size() << ")\n";
     train::TrainOptions opt;
@@ -136,7 +125,7 @@ int cmd_cv(const CommandContext& ctx) {
     opt.args = ctx.argv;
     auto r = train::train(cfgs[i], opt);
     if (r.interrupted) {
-      std::cerr << "vyolo cv: interrupted in " << folds[i] << "; no summary written\n";
+      console::info("interrupted in " + folds[i] + "; no summary written");
       return 130;
     }
     std::vector<double> v;
@@ -144,7 +133,7 @@ int cmd_cv(const CommandContext& ctx) {
     vals.push_back(v);
     done.push_back(folds[i]);
     if (studies) {
-      if (auto fr = evaluate_fold(ctx, cfgs[i], r, *studies)) {
+      if (auto fr = evaluate_fold(a, cfgs[i], r, *studies)) {
         fold_findings.push_back(std::move(*fr));
         evaluated.push_back(folds[i]);
       }

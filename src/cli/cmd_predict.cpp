@@ -1,58 +1,97 @@
+// `vyolo predict weights=W source=S`: images and folders of images -> boxes (Ultralytics' predict); a NIfTI file or
+// DICOM series -> fracture candidates, vertebra and patient findings (predict_volume).
 #include <iostream>
 
 #include "cli/command.h"
+#include "common/console.h"
+#include "cli/setup.h"
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "config/hydra_files.h"
+#include "findings/vertebra_assign.h"
 #include "infer/predict_images.h"
 #include "infer/predict_volume.h"
 #include "model/weights.h"
 
 namespace vyolo::cli {
 
+fs::path predict_volume(const CommandContext& ctx) {
+  const auto& cfg = ctx.cfg;
+  const auto a = read_args<PredictArgs>(cfg);
+  if (a.weights.empty())
+    throw UsageError("predict needs weights=PATH or weights=[a,b,...] (.safetensors checkpoints)");
+  if (a.source.empty()) throw UsageError("predict needs source=PATH (a NIfTI file or DICOM folder)");
+  const auto device = setup_device(a.device, cfg.training.threads);
+  infer::VolumePredictOptions opt;
+  opt.findings.assign.scheme = findings::parse_label_scheme(a.vertebra_labels);
+  opt.batch = a.batch;
+  auto models = load_volume_models(a.weights, cfg, model_request(cfg, a.crop, a.margin),
+                                   nms_options(a.conf, a.iou, a.max_det), device);
+  infer::VolumeStudy study = infer::load_study(a.source, a.mask);
+  if (!study.mask)
+    console::info("no mask= given: candidates and a patient probability only, no per-vertebra table");
+  auto f = infer::predict_study(models, study, opt);
+
+  const auto out = increment_path(a.project, a.name, a.exist_ok);
+  fs::create_directories(out);
+  try {
+    write_hydra_files(out, ctx);
+    infer::write_volume_outputs(out, study, f, models, opt, a.vertebra_labels);
+  } catch (...) {
+    std::error_code ec;  // leave no half-written run folder behind
+    fs::remove_all(out, ec);
+    throw;
+  }
+  std::cout << study.case_id << ": " << f.candidates.size() << " candidate(s)";
+  if (f.has_mask) {
+    int called = 0;
+    for (auto& v : f.vertebrae) called += v.probability >= opt.threshold;
+    std::cout << ", " << f.vertebrae.size() << " vertebra(e), " << called << " at probability >= " << opt.threshold;
+  }
+  char pp[32];
+  std::snprintf(pp, sizeof pp, "%.3f", f.patient_probability);
+  std::cout << ", patient probability " << pp << "; results saved to " << out.string() << "\n";
+  return out;
+}
+
 int cmd_predict(const CommandContext& ctx) {
-  const auto& t = ctx.cfg.tree;
-  // A CT volume (NIfTI file or DICOM series folder): 3D findings instead of per-image boxes.
-  if (const auto src = t["source"]; src && src.IsScalar()) {
-    const fs::path p = src.as<std::string>();
+  const auto a = read_args<PredictArgs>(ctx.cfg);
+  if (!a.source.empty()) {
+    const fs::path p = a.source;
     std::error_code ec;
     if (fs::is_directory(p, ec) && fs::is_empty(p, ec))
       throw RuntimeError(p.string() + ": empty folder (no DICOM series, NIfTI file or image in it)");
     if (infer::is_volume_source(p)) {
-      infer::predict_volume_command(ctx.cfg, ctx.overrides, [&](const fs::path& d) { write_hydra_files(d, ctx); });
+      predict_volume(ctx);
       return 0;
     }
   }
-  const auto weights = key_or<std::string>(t, "weights", "");
-  const auto source = key_or<std::string>(t, "source", "");
-  if (weights.empty()) throw UsageError("predict needs weights=PATH (a .safetensors checkpoint)");
-  if (source.empty()) throw UsageError("predict needs source=PATH (an image, a folder, a NIfTI file or DICOM folder)");
-  infer::init_threads(ctx.cfg.training.threads);
-  const auto device = infer::parse_device(key_or<std::string>(t, "device", ctx.cfg.training.device));
+  if (a.weights.empty()) throw UsageError("predict needs weights=PATH (a .safetensors checkpoint)");
+  if (a.weights.size() > 1) throw UsageError("predict: several weights (an ensemble) work on CT volumes only");
+  if (a.source.empty()) throw UsageError("predict needs source=PATH (an image, a folder, a NIfTI file or DICOM folder)");
+  const auto device = setup_device(a.device, ctx.cfg.training.threads);
 
   model::ModelSpec spec;
-  auto net = model::load_model(weights, &spec);
-  const ops::NmsOptions nms = infer::nms_options(t, 0.25);
-  const int imgsz = key_or<int>(t, "imgsz", spec.img_size > 0 ? spec.img_size : 640);
+  auto net = model::load_model(a.weights.front(), &spec);
+  const int imgsz = a.imgsz.value_or(spec.img_size > 0 ? spec.img_size : 640);
 
-  auto files = infer::list_image_sources(source);
-  const auto out = increment_path(key_or<std::string>(t, "project", "runs/predict"),
-                                  key_or<std::string>(t, "name", "predict"), key_or<bool>(t, "exist_ok", false));
+  auto files = infer::list_image_sources(a.source);
+  const auto out = increment_path(a.project, a.name, a.exist_ok);
   fs::create_directories(out);
   write_hydra_files(out, ctx);
 
-  infer::Predictor predictor(net, imgsz, nms, device);
+  infer::Predictor predictor(net, imgsz, nms_options(a.conf, a.iou, a.max_det), device);
   infer::ImagePredictOptions opt;
   opt.out_dir = out;
   opt.names = spec.names;
-  opt.save = key_or<bool>(t, "save", true);
-  opt.save_txt = key_or<bool>(t, "save_txt", false);
-  opt.batch = key_or<int>(t, "batch", 16);
+  opt.save = a.save;
+  opt.save_txt = a.save_txt;
+  opt.batch = a.batch;
   auto sum = infer::predict_images(predictor, files, opt);
   std::cout << sum.images << " image(s), " << sum.boxes << " box(es), " << sum.skipped.size()
             << " skipped; results saved to " << out.string() << "\n";
   if (sum.images == 0) {
-    std::cerr << "vyolo predict: no readable image in " << source << "\n";
+    console::info("no readable image in " + a.source);
     return 1;
   }
   return 0;

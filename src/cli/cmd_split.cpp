@@ -8,11 +8,11 @@
 namespace vyolo::cli {
 
 int cmd_split(const CommandContext& ctx) {
-  const auto& t = ctx.cfg.tree;
-  const fs::path data = key_or<std::string>(t, "data", ctx.cfg.data.data_dir);
-  const int folds = key_or<int>(t, "folds", 5);
+  const auto a = read_args<SplitArgs>(ctx.cfg);
+  const fs::path data = a.data.empty() ? ctx.cfg.data.data_dir : a.data;
+  const int folds = a.folds;
   const fs::path default_out = ctx.config_dir.empty() ? fs::path("conf/split") : ctx.config_dir / "split";
-  const fs::path out = key_or<std::string>(t, "out", default_out.string());
+  const fs::path out = a.out.empty() ? default_out : fs::path(a.out);
   if (folds < 2) throw UsageError("folds must be >= 2, got " + std::to_string(folds));
   const auto patients = scan_patients(data);
   int fractured = 0;

@@ -10,7 +10,7 @@ namespace vyolo::cli {
 int cmd_train(const CommandContext& ctx) {
   Config cfg = ctx.cfg;
   // `weights=W` starts from a checkpoint, as Ultralytics' `model=` (same as model.pretrained).
-  if (auto w = cfg.tree["weights"]; w && !w.IsNull()) cfg.model.pretrained = w.as<std::string>();
+  if (const auto a = read_args<TrainArgs>(cfg); !a.weights.empty()) cfg.model.pretrained = a.weights;
   train::TrainOptions opt;
   opt.overrides = ctx.overrides;
   opt.command = ctx.command;

@@ -1,43 +1,34 @@
 // `vyolo val weights=W [overrides]`: a checkpoint on the configured split's validation images (or data.data_yaml's
 // val), printed as Ultralytics' table; metrics.json and plots under project/name.
-#include <algorithm>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/setup.h"
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "dataset/loader.h"
 #include "eval/plots.h"
-#include "infer/predictor.h"
 #include "model/weights.h"
 #include "train/validator.h"
 
 namespace vyolo::cli {
-namespace {
-
-bool overridden(const CommandContext& ctx, const std::string& k) {
-  return std::any_of(ctx.overrides.begin(), ctx.overrides.end(),
-                     [&](const std::string& o) { return o.rfind(k + "=", 0) == 0; });
-}
-
-}  // namespace
 
 int cmd_val(const CommandContext& ctx) {
   Config cfg = ctx.cfg;
-  const auto weights = key_or<std::string>(cfg.tree, "weights", "");
+  const auto a = read_args<ValArgs>(cfg);
+  const auto& weights = a.weights;
   if (weights.empty()) throw UsageError("vyolo val: weights=PATH is required (a .safetensors checkpoint)");
   if (!fs::exists(weights)) throw UsageError("vyolo val: weights file not found: " + weights);
-  infer::init_threads(cfg.training.threads);
-  const auto device = infer::parse_device(cfg.training.device);
+  const auto device = setup_device(cfg.training.device, cfg.training.threads);
   model::ModelSpec spec;
   auto net = model::load_model(weights, &spec);
   net->to(device);
   cfg.model.num_classes = cfg.data.num_classes = spec.num_classes;
   if (!spec.names.empty()) cfg.data.names = spec.names;
   // The checkpoint's training size unless data.image_size is given.
-  if (spec.img_size > 0 && !overridden(ctx, "data.image_size")) cfg.data.image_size = spec.img_size;
+  if (spec.img_size > 0 && !cfg.given("data.image_size")) cfg.data.image_size = spec.img_size;
 
   auto loader = dataset::make_val_loader(cfg, cfg.data.batch_size);
   loss::LossOptions lo;
@@ -45,9 +36,9 @@ int cmd_val(const CommandContext& ctx) {
   lo.box = cfg.hyp.box, lo.cls = cfg.hyp.cls, lo.dfl = cfg.hyp.dfl;
   loss::DetectionLoss loss(lo);
   train::ValOptions vo;
-  vo.conf = key_or<double>(cfg.tree, "conf", 0.001);
-  vo.iou = key_or<double>(cfg.tree, "iou", 0.7);
-  vo.max_det = key_or<int>(cfg.tree, "max_det", 300);
+  vo.conf = a.conf;
+  vo.iou = a.iou;
+  vo.max_det = a.max_det;
   auto names = spec.names;
   vo.names = names;
   auto r = train::validate(net, *loader, &loss, device, spec.num_classes, vo);
@@ -55,8 +46,7 @@ int cmd_val(const CommandContext& ctx) {
   std::printf("Speed: %.1f ms per image (%lld images, %.2f s)\n", r.images ? 1000.0 * r.seconds / r.images : 0.0,
               (long long)r.images, r.seconds);
 
-  const auto out = increment_path(key_or<std::string>(cfg.tree, "project", "runs/val"),
-                                  key_or<std::string>(cfg.tree, "name", "val"), key_or<bool>(cfg.tree, "exist_ok", false));
+  const auto out = increment_path(a.project, a.name, a.exist_ok);
   nlohmann::json j;
   j["weights"] = weights;
   j["images"] = r.images;

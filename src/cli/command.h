@@ -1,31 +1,24 @@
-// The `vyolo` sub-commands. Each command lives in its own cmd_<name>.cpp; the table is in commands.cpp.
+// The `vyolo` sub-commands. Each command lives in its own cmd_<name>.cpp and reads its keys with
+// read_args<NameArgs>(ctx.cfg) (config/command_args.h); the table is in commands.cpp.
 #pragma once
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
-#include "config/config.h"
-#include "config/tree_key.h"
+#include "config/command_args.h"
+#include "config/command_context.h"
 
 namespace vyolo::cli {
-
-struct CommandContext {
-  std::string command;                  // e.g. "predict"
-  Config cfg;                           // composed, resolved, typed (cfg.tree holds command keys too)
-  std::vector<std::string> overrides;   // as typed on the command line
-  std::vector<std::string> argv;        // every argument after the program name, as typed
-  std::filesystem::path config_dir;     // the conf/ tree used
-};
 
 using CommandFn = int (*)(const CommandContext&);
 
 struct CommandSpec {
   const char* name;
   const char* summary;
-  // Command-level keys merged at the top of the composed tree before overrides apply (so `weights=...` passes
-  // struct checking for `predict` but is unknown to `train`).
-  const char* defaults_yaml;
+  // The command's own keys, merged at the top of the composed tree before the overrides apply (so `weights=...`
+  // passes struct checking for `predict` but is unknown to `train`).
+  CommandKeys keys;
   CommandFn run;
 };
 
@@ -40,5 +33,9 @@ int cmd_prepare(const CommandContext&);
 int cmd_split(const CommandContext&);
 int cmd_synth(const CommandContext&);
 int cmd_export(const CommandContext&);
+
+// `vyolo predict` on a CT volume (source= a NIfTI file or DICOM folder): computes everything, then creates the
+// numbered run folder (.hydra files first) and writes the findings. Returns the run folder.
+std::filesystem::path predict_volume(const CommandContext& ctx);
 
 }  // namespace vyolo::cli

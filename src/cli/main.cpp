@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "common/allocator.h"
+#include "common/console.h"
 #include "cli/command.h"
 #include "common/error.h"
 #include "common/fs_util.h"
@@ -85,7 +86,7 @@ Flags parse_flags(const std::vector<std::string>& args) {
 }
 
 std::string format_now(const std::string& fmt) {
-  std::time_t t = conf::run_start_time();
+  std::time_t t = run_start_time();
   std::tm tm{};
   localtime_r(&t, &tm);
   char buf[256];
@@ -96,38 +97,35 @@ void print_command_help(const cli::CommandSpec& spec, const fs::path& dir, const
   std::cout << "vyolo " << spec.name << ": " << spec.summary << "\n\nusage: vyolo " << spec.name
             << " [flags] [overrides]\n\n== Configuration groups (" << dir.string() << ") ==\n"
             << "Compose your configuration from these groups (group=option):\n\n";
-  for (auto& [g, opts] : conf::list_groups(dir)) {
+  for (auto& [g, opts] : list_groups(dir)) {
     std::string line;
     for (auto& o : opts) line += (line.empty() ? "" : ", ") + o;
     std::cout << "  " << g << ": " << line << "\n";
   }
-  conf::Node keys = conf::load_yaml_string(spec.defaults_yaml, "command defaults");
-  if (keys.is_map() && !keys.map.empty()) {
-    std::cout << "\n== Command keys ==\n";
-    std::cout << conf::to_yaml_string(keys);
-  }
+  if (!spec.keys.help.empty()) std::cout << "\n== Command keys ==\n" << spec.keys.help;
   std::cout << "\n" << kFlagHelp << "\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n";
-  conf::ComposeOptions opts{dir, f.config_name, spec.defaults_yaml};
-  auto composed = conf::compose(opts, f.multirun ? conf::expand_sweeps(f.overrides).front() : f.overrides);
-  std::cout << conf::to_yaml_string(composed.tree);
+  ComposeOptions opts{dir, f.config_name, spec.keys.defaults_yaml};
+  auto composed = compose(opts, f.multirun ? expand_sweeps(f.overrides).front() : f.overrides);
+  std::cout << to_yaml_string(composed.tree);
 }
 
 // What `--cfg job` prints: the job config less the command keys that are still unset (null), which a Hydra app
 // would not have, so the output compares key for key with Hydra's for the same conf tree and overrides.
-conf::Node printed_job_config(const conf::Node& resolved, const cli::CommandSpec& spec) {
-  conf::Node out = resolved;
-  conf::Node keys = conf::load_yaml_string(spec.defaults_yaml, "command defaults");
+Node printed_job_config(const Node& resolved, const cli::CommandSpec& spec) {
+  Node out = resolved;
+  Node keys = load_yaml_string(spec.keys.defaults_yaml, "command defaults");
   if (!keys.is_map() || !out.is_map()) return out;
   for (auto& [k, v] : keys.map) {
-    const conf::Node* now = out.find(k);
+    const Node* now = out.find(k);
     if (v.is_null() && now && now->is_null()) out.erase(k);
   }
   return out;
 }
 
 int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& args) {
+  console::set_command(spec.name);
   Flags f = parse_flags(args);
-  fs::path dir = conf::find_config_dir(f.config_dir);
+  fs::path dir = find_config_dir(f.config_dir);
   if (f.help) {
     print_command_help(spec, dir, f);
     return 0;
@@ -135,18 +133,18 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
 
   std::string sweep_dir = format_now("multirun/%Y-%m-%d/%H-%M-%S");
   for (auto& o : f.overrides)
-    if (o.rfind("hydra.sweep.dir=", 0) == 0) sweep_dir = conf::parse_override(o).value().text;
+    if (o.rfind("hydra.sweep.dir=", 0) == 0) sweep_dir = parse_override(o).value().text;
 
   // Compose, check and resolve every job before any of them runs.
-  auto job_overrides = f.multirun ? conf::expand_sweeps(f.overrides) : std::vector<std::vector<std::string>>{f.overrides};
-  std::vector<cli::CommandContext> jobs;
-  std::vector<conf::Node> trees;  // what --cfg prints
+  auto job_overrides = f.multirun ? expand_sweeps(f.overrides) : std::vector<std::vector<std::string>>{f.overrides};
+  std::vector<CommandContext> jobs;
+  std::vector<Node> trees;  // what --cfg prints
   for (size_t i = 0; i < job_overrides.size(); ++i) {
     JobRequest r;
     r.config_dir = dir;
     r.config_name = f.config_name;
     r.command = spec.name;
-    r.command_keys_yaml = spec.defaults_yaml;
+    r.command_keys_yaml = spec.keys.defaults_yaml;
     r.overrides = job_overrides[i];
     r.mode = f.multirun ? "MULTIRUN" : "RUN";
     r.job_num = static_cast<int>(i);
@@ -154,7 +152,7 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
     r.resolve = f.cfg.empty() || f.resolve;
     r.typed = f.cfg.empty();
     Job j = make_job(r);
-    cli::CommandContext ctx;
+    CommandContext ctx;
     ctx.command = spec.name;
     ctx.overrides = r.overrides;
     ctx.argv = args;
@@ -164,23 +162,26 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
     jobs.push_back(std::move(ctx));
     trees.push_back(std::move(j.resolved));
   }
+  if (f.cfg.empty())
+    for (auto& k : jobs.front().cfg.ignored_keys)
+      console::warn("config key " + k);
   for (auto& h : jobs.front().cfg.run.hydra_overrides)
     if (h.rfind("hydra.sweep.dir=", 0) != 0)
-      std::cerr << "vyolo: note: '" << h << "' has no effect here (recorded in .hydra/hydra.yaml)\n";
+      console::note("'" + h + "' has no effect here (recorded in .hydra/hydra.yaml)");
 
   if (!f.cfg.empty()) {
     for (size_t i = 0; i < jobs.size(); ++i) {
       if (jobs.size() > 1) std::cout << "# job " << i << ": " << override_dirname(jobs[i].overrides) << "\n";
       if (f.cfg != "job") std::cout << hydra_yaml({}, spec.name, jobs[i].overrides, jobs[i].cfg.run);
       if (f.cfg == "hydra") continue;
-      conf::Node printed = printed_job_config(trees[i], spec);
+      Node printed = printed_job_config(trees[i], spec);
       if (f.package.empty() || f.package == "_global_") {
-        std::cout << conf::to_yaml_string(printed);
+        std::cout << to_yaml_string(printed);
         continue;
       }
-      const conf::Node* section = conf::find_path(printed, f.package);
+      const Node* section = find_path(printed, f.package);
       if (!section) throw UsageError("--package: no '" + f.package + "' in the config");
-      std::cout << "# @package " << f.package << "\n" << conf::to_yaml_string(*section);
+      std::cout << "# @package " << f.package << "\n" << to_yaml_string(*section);
     }
     return 0;
   }
@@ -190,7 +191,7 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
   std::cerr << "[vyolo] Launching " << jobs.size() << " job" << (jobs.size() == 1 ? "" : "s") << " locally in "
             << sweep_dir << "\n";
   write_file_atomic(fs::path(sweep_dir) / "multirun.yaml",
-                    hydra_yaml({}, spec.name, f.overrides, jobs.front().cfg.run) + conf::to_yaml_string(trees.front()));
+                    hydra_yaml({}, spec.name, f.overrides, jobs.front().cfg.run) + to_yaml_string(trees.front()));
   for (auto& ctx : jobs) {
     fs::path job_dir = fs::path(sweep_dir) / std::to_string(ctx.cfg.run.job_num);
     write_hydra_files(job_dir, ctx);
@@ -210,7 +211,7 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
 
 int main(int argc, char** argv) {
   vyolo::tune_allocator();  // before any tensor is allocated
-  conf::run_start_time();  // one timestamp for ${now:...}, multirun folders and hydra.yaml
+  run_start_time();  // one timestamp for ${now:...}, multirun folders and hydra.yaml
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     print_usage(std::cerr);
@@ -239,7 +240,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> names;
   for (auto& spec : cli::commands()) names.push_back(spec.name);
-  auto near = conf::closest(name, names, 1);
+  auto near = closest(name, names, 1);
   std::cerr << "vyolo: unknown command '" << name << "'" << (near.empty() ? "" : "; did you mean " + near[0] + "?")
             << "\n\n";
   print_usage(std::cerr);

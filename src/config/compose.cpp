@@ -9,7 +9,7 @@
 #include "common/error.h"
 #include "config/override.h"
 
-namespace vyolo::conf {
+namespace vyolo {
 
 namespace fs = std::filesystem;
 
@@ -444,7 +444,10 @@ Composed compose(const ComposeOptions& opts, const std::vector<std::string>& ove
   }
 
   if (command_keys.is_map()) merge_into(out.tree, command_keys);
-  for (auto& o : values) apply_config_override(out.tree, o);
+  for (auto& o : values) {
+    apply_config_override(out.tree, o);
+    out.user_keys.push_back(o.key);
+  }
   return out;
 }
 
@@ -475,4 +478,4 @@ fs::path find_config_dir(const std::string& cd_flag) {
   return fs::path(VYOLO_SOURCE_DIR) / "conf";
 }
 
-}  // namespace vyolo::conf
+}  // namespace vyolo

@@ -9,12 +9,12 @@
 
 #include "config/node.h"
 
-namespace vyolo::conf {
+namespace vyolo {
 
 struct ComposeOptions {
   std::filesystem::path config_dir;
   std::string config_name = "config";  // with or without ".yaml"
-  // The command's own top-level keys (CommandSpec::defaults_yaml): merged over the composed tree before the
+  // The command's own top-level keys (CommandKeys::defaults_yaml): merged over the composed tree before the
   // overrides, and a key named here is a value even when a config group has the same name (`vyolo split data=DIR`).
   std::string command_defaults_yaml;
 };
@@ -24,6 +24,7 @@ struct Composed {
   std::vector<std::pair<std::string, std::string>> choices;  // config group -> selected option(s)
   std::vector<std::string> overrides;                        // as given
   std::vector<std::string> hydra_overrides;                  // `hydra.*` / `hydra/...` ones, set aside
+  std::vector<std::string> user_keys;                        // the dotted keys of the config overrides
 };
 
 // Composes one job. A sweep among the overrides is an error here ("use --multirun"); expand them first.
@@ -38,4 +39,4 @@ std::vector<std::pair<std::string, std::vector<std::string>>> list_groups(const 
 // `-cd` when given, else ./conf when it exists, else <source dir>/conf.
 std::filesystem::path find_config_dir(const std::string& cd_flag);
 
-}  // namespace vyolo::conf
+}  // namespace vyolo

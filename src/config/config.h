@@ -41,6 +41,7 @@ struct DataConfig {
   std::vector<std::string> names{"fracture"};
   std::string cache;                // "" | "ram"
   std::string data_yaml;            // an Ultralytics data.yaml; when set, train/val come from it
+  bool augment_empty = true;        // false: training images without boxes get only the letterbox
 };
 
 struct SplitConfig {
@@ -114,14 +115,14 @@ struct LoggingConfig {
 };
 
 // How the run was composed: what .hydra/hydra.yaml records. Filled by the CLI front end (src/cli/main.cpp).
-struct RunInfo {
+struct ComposeInfo {
   std::string config_dir, config_name = "config";
   std::string mode = "RUN";         // RUN|MULTIRUN
   int job_num = 0;
   std::string sweep_dir;            // multirun/DATE/TIME (multirun only)
   std::vector<std::pair<std::string, std::string>> choices;  // config group -> option
   std::vector<std::string> hydra_overrides;                   // `hydra.*` overrides, recorded only
-  std::string command_keys_yaml;    // the command's own keys (CommandSpec::defaults_yaml), for recompose()
+  std::string command_keys_yaml;    // the command's own keys (CommandKeys::defaults_yaml), for recompose()
 };
 
 struct Config {
@@ -135,8 +136,14 @@ struct Config {
   LoggingConfig logging;
   int seed = 42;
   bool debug = false;
-  YAML::Node tree;                  // the full resolved tree (command keys such as weights= live here)
-  RunInfo run;
+  YAML::Node tree;                  // the full resolved tree; commands read their keys with read_args (command_args.h)
+  ComposeInfo run;
+  std::vector<std::string> ignored_keys;  // "key: nothing reads it; did you mean ...?" for keys of vyolo's sections
+  std::vector<std::string> user_keys;  // dotted keys the command line set (`training.epochs=5` -> training.epochs)
+
+  // Whether a config override set `key`, a section above it or a key below it (`data.hu_windows` is given by
+  // `data.hu_windows.bone.min=300`). Group choices (`data=other`) are not keys.
+  bool given(const std::string& key) const;
 };
 
 // Fills a Config from a composed, resolved tree. Missing keys keep their defaults; a value of the wrong type throws
@@ -145,5 +152,8 @@ struct Config {
 // form uses the default config dir (./conf, else <source>/conf).
 Config load_config(const YAML::Node& tree);
 Config load_config(const YAML::Node& tree, const std::string& config_dir);
+
+// Every dotted key load_config reads outside `hyp` (data.* also under the upstream name constants.*).
+std::vector<std::string> config_keys();
 
 }  // namespace vyolo

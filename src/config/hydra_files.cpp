@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <ctime>
 
-#include "cli/command.h"
+#include "config/command_context.h"
 #include "common/fs_util.h"
 #include "config/node.h"
 
@@ -12,20 +12,20 @@ namespace vyolo {
 namespace {
 
 std::string format_time(const char* fmt) {
-  std::time_t t = conf::run_start_time();
+  std::time_t t = run_start_time();
   std::tm tm{};
   localtime_r(&t, &tm);
   char buf[64];
   return std::string(buf, std::strftime(buf, sizeof buf, fmt, &tm));
 }
 
-conf::Node str_list(const std::vector<std::string>& items) {
-  conf::Node n = conf::Node::empty_seq();
-  for (auto& s : items) n.seq.push_back(conf::Node::string(s));
+Node str_list(const std::vector<std::string>& items) {
+  Node n = Node::empty_seq();
+  for (auto& s : items) n.seq.push_back(Node::string(s));
   return n;
 }
 
-conf::Node str(const std::string& s) { return conf::Node::string(s); }
+Node str(const std::string& s) { return Node::string(s); }
 
 }  // namespace
 
@@ -37,9 +37,9 @@ std::string override_dirname(const std::vector<std::string>& overrides) {
   return r;
 }
 
-conf::HydraValues hydra_values(const std::string& command, const std::vector<std::string>& overrides,
-                               const RunInfo& run) {
-  conf::HydraValues v;
+HydraValues hydra_values(const std::string& command, const std::vector<std::string>& overrides,
+                               const ComposeInfo& run) {
+  HydraValues v;
   v["runtime.cwd"] = std::filesystem::current_path().string();
   v["runtime.version"] = VYOLO_VERSION;
   v["runtime.config_dir"] = run.config_dir;
@@ -58,8 +58,8 @@ conf::HydraValues hydra_values(const std::string& command, const std::vector<std
 }
 
 std::string hydra_yaml(const std::filesystem::path& run_dir, const std::string& command,
-                       const std::vector<std::string>& overrides, const RunInfo& run) {
-  using conf::Node;
+                       const std::vector<std::string>& overrides, const ComposeInfo& run) {
+
   Node h = Node::empty_map();
   h.get_or_add("run").get_or_add("dir") = run_dir.empty() ? Node::null() : str(run_dir.string());
   Node& sweep = h.get_or_add("sweep");
@@ -91,18 +91,18 @@ std::string hydra_yaml(const std::filesystem::path& run_dir, const std::string& 
   h.get_or_add("time") = str(format_time("%Y-%m-%dT%H:%M:%S"));
   Node root = Node::empty_map();
   root.get_or_add("hydra") = h;
-  return conf::to_yaml_string(root);
+  return to_yaml_string(root);
 }
 
 void write_hydra_files(const std::filesystem::path& run_dir, const YAML::Node& resolved, const std::string& command,
-                       const std::vector<std::string>& overrides, const RunInfo& run) {
+                       const std::vector<std::string>& overrides, const ComposeInfo& run) {
   auto dir = run_dir / ".hydra";
-  write_file_atomic(dir / "config.yaml", conf::to_yaml_string(conf::from_yaml(resolved)));
-  write_file_atomic(dir / "overrides.yaml", conf::to_yaml_string(str_list(overrides)));
+  write_file_atomic(dir / "config.yaml", to_yaml_string(from_yaml(resolved)));
+  write_file_atomic(dir / "overrides.yaml", to_yaml_string(str_list(overrides)));
   write_file_atomic(dir / "hydra.yaml", hydra_yaml(std::filesystem::absolute(run_dir), command, overrides, run));
 }
 
-void write_hydra_files(const std::filesystem::path& run_dir, const cli::CommandContext& ctx) {
+void write_hydra_files(const std::filesystem::path& run_dir, const CommandContext& ctx) {
   write_hydra_files(run_dir, ctx.cfg.tree, ctx.command, ctx.overrides, ctx.cfg.run);
 }
 

@@ -10,21 +10,20 @@
 #include "config/interpolate.h"
 
 namespace vyolo {
-namespace cli {
-struct CommandContext;
-}
 
-void write_hydra_files(const std::filesystem::path& run_dir, const cli::CommandContext& ctx);
+struct CommandContext;
+
+void write_hydra_files(const std::filesystem::path& run_dir, const CommandContext& ctx);
 void write_hydra_files(const std::filesystem::path& run_dir, const YAML::Node& resolved, const std::string& command,
-                       const std::vector<std::string>& overrides, const RunInfo& run);
+                       const std::vector<std::string>& overrides, const ComposeInfo& run);
 
 // The hydra.yaml text (also what `--cfg hydra` prints); run_dir may be empty when not known yet.
 std::string hydra_yaml(const std::filesystem::path& run_dir, const std::string& command,
-                       const std::vector<std::string>& overrides, const RunInfo& run);
+                       const std::vector<std::string>& overrides, const ComposeInfo& run);
 
 // What `${hydra:KEY}` resolves to for this run (runtime.cwd, runtime.version, job.name, job.num, ...).
-conf::HydraValues hydra_values(const std::string& command, const std::vector<std::string>& overrides,
-                               const RunInfo& run);
+HydraValues hydra_values(const std::string& command, const std::vector<std::string>& overrides,
+                               const ComposeInfo& run);
 
 // Hydra's job.override_dirname: the overrides sorted and joined with ','.
 std::string override_dirname(const std::vector<std::string>& overrides);

@@ -9,7 +9,7 @@
 #include "common/error.h"
 #include "config/override.h"
 
-namespace vyolo::conf {
+namespace vyolo {
 
 namespace {
 
@@ -243,4 +243,4 @@ std::time_t run_start_time() {
   return t;
 }
 
-}  // namespace vyolo::conf
+}  // namespace vyolo

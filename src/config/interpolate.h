@@ -9,7 +9,7 @@
 
 #include "config/node.h"
 
-namespace vyolo::conf {
+namespace vyolo {
 
 // Values behind `${hydra:KEY}`, e.g. {"runtime.cwd": "/home/u", "job.name": "train", "job.num": "0"}.
 using HydraValues = std::map<std::string, std::string>;
@@ -19,4 +19,4 @@ void resolve_interpolations(Node& root, const HydraValues& hydra = {});
 // The time `${now:...}` formats: fixed at the first call, so every node and every job of a run agree.
 std::time_t run_start_time();
 
-}  // namespace vyolo::conf
+}  // namespace vyolo

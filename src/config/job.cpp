@@ -1,6 +1,6 @@
 #include "config/job.h"
 
-#include "cli/command.h"
+#include "config/command_context.h"
 #include "config/hydra_files.h"
 #include "config/interpolate.h"
 
@@ -8,8 +8,8 @@ namespace vyolo {
 
 Job make_job(const JobRequest& r) {
   Job j;
-  j.composed = conf::compose({r.config_dir, r.config_name, r.command_keys_yaml}, r.overrides);
-  RunInfo run;
+  j.composed = compose({r.config_dir, r.config_name, r.command_keys_yaml}, r.overrides);
+  ComposeInfo run;
   run.config_dir = r.config_dir.string();
   run.config_name = r.config_name;
   run.command_keys_yaml = r.command_keys_yaml;
@@ -19,13 +19,14 @@ Job make_job(const JobRequest& r) {
   run.choices = j.composed.choices;
   run.hydra_overrides = j.composed.hydra_overrides;
   j.resolved = j.composed.tree;
-  if (r.resolve) conf::resolve_interpolations(j.resolved, hydra_values(r.command, r.overrides, run));
-  if (r.typed) j.cfg = load_config(conf::to_yaml(j.resolved), r.config_dir.string());
+  if (r.resolve) resolve_interpolations(j.resolved, hydra_values(r.command, r.overrides, run));
+  if (r.typed) j.cfg = load_config(to_yaml(j.resolved), r.config_dir.string());
   j.cfg.run = run;
+  j.cfg.user_keys = j.composed.user_keys;
   return j;
 }
 
-Config recompose(const cli::CommandContext& ctx, const std::vector<std::string>& extra_overrides) {
+Config recompose(const CommandContext& ctx, const std::vector<std::string>& extra_overrides) {
   JobRequest r;
   r.config_dir = ctx.config_dir;
   r.config_name = ctx.cfg.run.config_name;

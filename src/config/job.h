@@ -10,16 +10,15 @@
 #include "config/config.h"
 
 namespace vyolo {
-namespace cli {
+
 struct CommandContext;
-}
 
 struct JobRequest {
   std::filesystem::path config_dir;
   std::string config_name = "config";
   std::string command;
-  std::string command_keys_yaml;       // CommandSpec::defaults_yaml
-  std::vector<std::string> overrides;  // no sweeps: expand them first (conf::expand_sweeps)
+  std::string command_keys_yaml;       // CommandKeys::defaults_yaml
+  std::vector<std::string> overrides;  // no sweeps: expand them first (expand_sweeps)
   std::string mode = "RUN";            // RUN|MULTIRUN
   int job_num = 0;
   std::string sweep_dir;
@@ -28,8 +27,8 @@ struct JobRequest {
 };
 
 struct Job {
-  conf::Composed composed;  // unresolved tree, group choices
-  conf::Node resolved;      // the tree after interpolation (== composed.tree when resolve is false)
+  Composed composed;  // unresolved tree, group choices
+  Node resolved;      // the tree after interpolation (== composed.tree when resolve is false)
   Config cfg;               // typed view, with cfg.run filled; cfg.tree is `resolved`
 };
 
@@ -37,6 +36,6 @@ struct Job {
 Job make_job(const JobRequest& request);
 
 // The context's config composed again with extra overrides appended (they win over the typed ones).
-Config recompose(const cli::CommandContext& ctx, const std::vector<std::string>& extra_overrides);
+Config recompose(const CommandContext& ctx, const std::vector<std::string>& extra_overrides);
 
 }  // namespace vyolo

@@ -1,8 +1,10 @@
 // The typed view of a composed tree (config.h). Accepts the spellings the upstream project's YAML files use: the data
 // group named `constants`, HU windows as center/width, `image_size: [256, 256]`, `pretrained: true`.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <variant>
 
 #include "common/error.h"
 #include "config/compose.h"
@@ -13,7 +15,6 @@ namespace vyolo {
 
 namespace {
 
-using conf::Node;
 namespace fs = std::filesystem;
 
 std::string describe(const Node& v) {
@@ -105,63 +106,130 @@ void read(const Node& v, const std::string& key, std::vector<std::string>& out) 
   }
 }
 
-// A section of the tree: its node and dotted name. `get` reads one key when present.
-struct Section {
-  const Node* node;
-  std::string path;
+using Field = std::variant<int*, double*, bool*, std::string*, std::vector<std::string>*>;
 
-  template <class T>
-  void get(const char* key, T& out) const {
-    if (!node) return;
-    if (const Node* v = node->find(key)) read(*v, path + "." + key, out);
-  }
-  Section sub(const char* key) const {
-    if (!node) return {nullptr, path + "." + key};
-    const Node* v = node->find(key);
-    if (v && !v->is_map() && !v->is_null()) bad(path + "." + key, *v, "a map");
-    return {v && v->is_map() ? v : nullptr, path + "." + key};
-  }
-};
-
-Section section(const Node& root, const char* name, bool strict = true) {
-  const Node* v = root.find(name);
-  if (v && !v->is_map() && !v->is_null() && strict) bad(name, *v, "a map");
-  return {v && v->is_map() ? v : nullptr, name};
+// Every plain key of the typed config, dotted from the root; `data.` keys are read from `constants.` when the tree
+// uses the upstream project's name. Keys with more than one spelling (model.pretrained, data.image_size, data.cache,
+// the HU windows) are read after the table, in load_config.
+std::vector<std::pair<std::string, Field>> field_table(Config& c) {
+  auto& m = c.model;
+  auto& d = c.data;
+  auto& t = c.training;
+  auto& k = c.checkpoint;
+  auto& l = c.logging;
+  auto& w = c.logging.wandb;
+  return {{"model.name", &m.name}, {"model.variant", &m.variant}, {"model.num_classes", &m.num_classes},
+          {"model.input_channels", &m.input_channels}, {"model.img_size", &m.img_size},
+          {"data.data_dir", &d.data_dir}, {"data.view", &d.view}, {"data.input_channels", &d.input_channels},
+          {"data.batch_size", &d.batch_size}, {"data.num_workers", &d.num_workers},
+          {"data.augmentation", &d.augmentation}, {"data.num_classes", &d.num_classes}, {"data.names", &d.names},
+          {"data.data_yaml", &d.data_yaml}, {"data.augment_empty", &d.augment_empty},
+          {"split.fold_id", &c.split.fold_id}, {"split.train_patients", &c.split.train_patients},
+          {"split.val_patients", &c.split.val_patients},
+          {"training.lr0", &t.lr0}, {"training.lrf", &t.lrf}, {"training.momentum", &t.momentum},
+          {"training.weight_decay", &t.weight_decay}, {"training.optimizer", &t.optimizer},
+          {"training.warmup_epochs", &t.warmup_epochs}, {"training.epochs", &t.epochs},
+          {"training.patience", &t.patience}, {"training.device", &t.device},
+          {"training.use_focal_loss", &t.use_focal_loss}, {"training.focal_gamma", &t.focal_gamma},
+          {"training.focal_alpha", &t.focal_alpha}, {"training.hyp", &t.hyp}, {"training.cos_lr", &t.cos_lr},
+          {"training.nbs", &t.nbs}, {"training.val", &t.val}, {"training.resume", &t.resume},
+          {"training.bf16", &t.bf16}, {"training.threads", &t.threads},
+          {"training.channels_last", &t.channels_last}, {"training.max_grad_norm", &t.max_grad_norm},
+          {"val.rect", &c.val.rect},
+          {"checkpoint.save_top_k", &k.save_top_k}, {"checkpoint.monitor", &k.monitor}, {"checkpoint.mode", &k.mode},
+          {"checkpoint.save_last", &k.save_last}, {"checkpoint.dirpath", &k.dirpath},
+          {"checkpoint.filename", &k.filename},
+          {"logging.logger", &l.logger}, {"logging.project_name", &l.project_name},
+          {"logging.experiment_name", &l.experiment_name}, {"logging.log_dir", &l.log_dir},
+          {"logging.wandb.entity", &w.entity}, {"logging.wandb.tags", &w.tags}, {"logging.wandb.notes", &w.notes},
+          {"logging.wandb.log_freq", &w.log_freq}, {"logging.wandb.save_code", &w.save_code},
+          {"logging.wandb.save_model", &w.save_model}, {"logging.wandb.mode", &w.mode},
+          {"logging.wandb.stats_interval", &w.stats_interval},
+          {"seed", &c.seed}, {"debug", &c.debug}};
 }
 
-void read_window(const Section& s, const char* name, HuWindow& w) {
-  Section win = s.sub(name);
-  if (!win.node) return;
-  if (win.node->find("center") || win.node->find("width")) {  // the upstream project's older center/width form
+// Augmentation and loss gains: the keys of a hyp file (or of a `hyp:` section).
+std::vector<std::pair<std::string, Field>> hyp_table(HypConfig& h) {
+  return {{"degrees", &h.degrees}, {"translate", &h.translate}, {"scale", &h.scale}, {"shear", &h.shear},
+          {"perspective", &h.perspective}, {"flipud", &h.flipud}, {"fliplr", &h.fliplr}, {"hsv_h", &h.hsv_h},
+          {"hsv_s", &h.hsv_s}, {"hsv_v", &h.hsv_v}, {"mosaic", &h.mosaic}, {"mixup", &h.mixup},
+          {"close_mosaic", &h.close_mosaic}, {"box", &h.box}, {"cls", &h.cls}, {"dfl", &h.dfl},
+          {"warmup_momentum", &h.warmup_momentum}, {"warmup_bias_lr", &h.warmup_bias_lr}};
+}
+
+// Keys read after the table (their own rules) and sections that are not plain keys.
+const std::vector<std::string>& special_keys() {
+  static const std::vector<std::string> k = {"model.pretrained", "data.image_size", "data.cache",
+                                             "data.hu_windows.bone", "data.hu_windows.soft_tissue",
+                                             "data.hu_windows.wide"};
+  return k;
+}
+
+void read_field(const Node& v, const std::string& key, const Field& f) {
+  std::visit([&](auto* out) { read(v, key, *out); }, f);
+}
+
+// Reads every table key present under `root`, which stands for the dotted prefix `at` ("" = the root).
+void read_table(const Node& root, const std::string& at, const std::vector<std::pair<std::string, Field>>& table) {
+  for (const auto& [key, field] : table) {
+    const Node* v = find_path(root, key);
+    if (!v) continue;
+    std::string name = at.empty() ? key : at + "." + key;
+    read_field(*v, name, field);
+  }
+}
+
+// The node at a dotted path of maps, or null; a section on the way that is not a map is an error naming it.
+const Node* lookup(const Node& root, const std::string& dotted) {
+  const Node* n = &root;
+  std::string path;
+  for (const auto& part : split_path(dotted)) {
+    if (!n->is_map()) {
+      if (n->is_null()) return nullptr;
+      bad(path, *n, "a map");
+    }
+    n = n->find(part);
+    if (!n) return nullptr;
+    path += (path.empty() ? "" : ".") + part;
+  }
+  return n;
+}
+
+// One HU window: min/max, or the upstream project's older center/width form.
+void read_window(const Node& root, const std::string& key, HuWindow& w) {
+  const Node* win = lookup(root, key);
+  if (!win || win->is_null()) return;
+  if (!win->is_map()) bad(key, *win, "a map");
+  if (win->find("center") || win->find("width")) {
     double center = (w.min + w.max) / 2, width = w.max - w.min;
-    win.get("center", center);
-    win.get("width", width);
+    read_table(*win, key, {{"center", &center}, {"width", &width}});
     w.min = center - width / 2;
     w.max = center + width / 2;
   }
-  win.get("min", w.min);
-  win.get("max", w.max);
+  read_table(*win, key, {{"min", &w.min}, {"max", &w.max}});
 }
 
-void read_hyp(const Section& h, HypConfig& c) {
-  h.get("degrees", c.degrees);
-  h.get("translate", c.translate);
-  h.get("scale", c.scale);
-  h.get("shear", c.shear);
-  h.get("perspective", c.perspective);
-  h.get("flipud", c.flipud);
-  h.get("fliplr", c.fliplr);
-  h.get("hsv_h", c.hsv_h);
-  h.get("hsv_s", c.hsv_s);
-  h.get("hsv_v", c.hsv_v);
-  h.get("mosaic", c.mosaic);
-  h.get("mixup", c.mixup);
-  h.get("close_mosaic", c.close_mosaic);
-  h.get("box", c.box);
-  h.get("cls", c.cls);
-  h.get("dfl", c.dfl);
-  h.get("warmup_momentum", c.warmup_momentum);
-  h.get("warmup_bias_lr", c.warmup_bias_lr);
+// Keys in vyolo's own sections that nothing reads (a typo such as `+training.epoch=5` would otherwise be silently
+// ignored), each with the nearest known key.
+std::vector<std::string> ignored_keys(const Node& root, const std::string& data_name,
+                                      const std::vector<std::string>& known) {
+  std::vector<std::string> out;
+  const std::vector<std::string> sections = {"model", data_name, "training", "val", "checkpoint", "logging", "hyp"};
+  for (const auto& s : sections) {
+    const Node* sec = root.find(s);
+    if (!sec || !sec->is_map()) continue;
+    Node wrapped = Node::empty_map();
+    wrapped.map.emplace_back(s, *sec);
+    for (const auto& path : all_paths(wrapped)) {
+      const bool covered = std::any_of(known.begin(), known.end(), [&](const std::string& k) {
+        return k == path || k.rfind(path + ".", 0) == 0 || path.rfind(k + ".", 0) == 0;
+      });
+      if (covered) continue;
+      auto near = closest(path, known, 1);
+      out.push_back(path + ": nothing reads it" + (near.empty() ? "" : "; did you mean " + near[0] + "?"));
+    }
+  }
+  return out;
 }
 
 fs::path find_hyp(const std::string& name, const fs::path& config_dir, std::vector<fs::path>& tried) {
@@ -193,148 +261,102 @@ fs::path find_hyp(const std::string& name, const fs::path& config_dir, std::vect
 Config load_config(const YAML::Node& tree, const std::string& config_dir) {
   Config c;
   c.tree = tree;
-  Node root = conf::from_yaml(tree);
+  Node root = from_yaml(tree);
   if (root.is_null()) root = Node::empty_map();
   if (!root.is_map()) throw UsageError("the config must be a map at the top level");
 
-  Section m = section(root, "model");
-  m.get("name", c.model.name);
-  m.get("variant", c.model.variant);
-  m.get("num_classes", c.model.num_classes);
-  if (m.node) {
-    if (const Node* p = m.node->find("pretrained")) {
-      Node t = typed(*p);
-      if (t.is_scalar() && t.type == Node::Type::Bool)  // upstream: `pretrained: true` = the variant's weights
-        c.model.pretrained = t.text == "true" ? c.model.variant + ".safetensors" : "";
-      else
-        read(*p, "model.pretrained", c.model.pretrained);
-    }
-  }
-  m.get("input_channels", c.model.input_channels);
-  m.get("img_size", c.model.img_size);
-
   // `data` (this project) or `constants` (one upstream version); a command may use `data` for a path instead.
-  Section d = section(root, "data", false);
-  if (!d.node) d = section(root, "constants");
-  d.get("data_dir", c.data.data_dir);
-  d.get("view", c.data.view);
-  if (d.node) {
-    if (const Node* sz = d.node->find("image_size")) {
-      if (sz->is_seq()) {
-        std::vector<int> sides;
-        for (size_t i = 0; i < sz->seq.size(); ++i) {
-          int v = 0;
-          read(sz->seq[i], d.path + ".image_size." + std::to_string(i), v);
-          sides.push_back(v);
-        }
-        if (sides.empty() || (sides.size() == 2 && sides[0] != sides[1]) || sides.size() > 2)
-          bad(d.path + ".image_size", *sz, "one size or a square [size, size]");
-        c.data.image_size = sides[0];
-      } else {
-        read(*sz, d.path + ".image_size", c.data.image_size);
+  std::string data_name = "data";
+  if (const Node* d = root.find("data"); (!d || !d->is_map()) && root.find("constants")) data_name = "constants";
+  auto dotted = [&](const std::string& key) {
+    return key.rfind("data.", 0) == 0 ? data_name + key.substr(4) : key;
+  };
+  const Node* data_section = root.find(data_name);
+  const bool has_data = data_section && data_section->is_map();
+  std::vector<std::string> known;
+  for (const auto& [key, field] : field_table(c)) {
+    const std::string name = dotted(key);
+    known.push_back(name);
+    if (key.rfind("data.", 0) == 0 && !has_data) continue;
+    if (const Node* v = lookup(root, name)) read_field(*v, name, field);
+  }
+
+  if (const Node* p = lookup(root, "model.pretrained")) {
+    Node t = typed(*p);
+    if (t.is_scalar() && t.type == Node::Type::Bool)  // upstream: `pretrained: true` = the variant's weights
+      c.model.pretrained = t.text == "true" ? c.model.variant + ".safetensors" : "";
+    else
+      read(*p, "model.pretrained", c.model.pretrained);
+  }
+  if (const Node* sz = has_data ? lookup(root, data_name + ".image_size") : nullptr) {
+    const std::string key = data_name + ".image_size";
+    if (sz->is_seq()) {
+      std::vector<int> sides;
+      for (size_t i = 0; i < sz->seq.size(); ++i) {
+        int v = 0;
+        read(sz->seq[i], key + "." + std::to_string(i), v);
+        sides.push_back(v);
       }
+      if (sides.empty() || (sides.size() == 2 && sides[0] != sides[1]) || sides.size() > 2)
+        bad(key, *sz, "one size or a square [size, size]");
+      c.data.image_size = sides[0];
+    } else {
+      read(*sz, key, c.data.image_size);
     }
   }
-  d.get("input_channels", c.data.input_channels);
-  Section hu = d.sub("hu_windows");
-  read_window(hu, "bone", c.data.hu_windows.bone);
-  read_window(hu, "soft_tissue", c.data.hu_windows.soft_tissue);
-  read_window(hu, "wide", c.data.hu_windows.wide);
-  d.get("batch_size", c.data.batch_size);
-  d.get("num_workers", c.data.num_workers);
-  d.get("augmentation", c.data.augmentation);
-  d.get("num_classes", c.data.num_classes);
-  d.get("names", c.data.names);
-  if (d.node) {
-    if (const Node* cache = d.node->find("cache")) {  // Ultralytics: cache: false|true|ram|disk
-      Node t = typed(*cache);
-      if (t.is_scalar() && t.type == Node::Type::Bool)
-        c.data.cache = t.text == "true" ? "ram" : "";
-      else
-        read(*cache, d.path + ".cache", c.data.cache);
-    }
+  if (const Node* cache = has_data ? lookup(root, data_name + ".cache") : nullptr) {  // Ultralytics: cache: false|true|ram|disk
+    Node t = typed(*cache);
+    if (t.is_scalar() && t.type == Node::Type::Bool)
+      c.data.cache = t.text == "true" ? "ram" : "";
+    else
+      read(*cache, data_name + ".cache", c.data.cache);
   }
-  d.get("data_yaml", c.data.data_yaml);
-
-  Section s = section(root, "split");
-  s.get("fold_id", c.split.fold_id);
-  s.get("train_patients", c.split.train_patients);
-  s.get("val_patients", c.split.val_patients);
-
-  Section t = section(root, "training");
-  t.get("lr0", c.training.lr0);
-  t.get("lrf", c.training.lrf);
-  t.get("momentum", c.training.momentum);
-  t.get("weight_decay", c.training.weight_decay);
-  t.get("optimizer", c.training.optimizer);
-  t.get("warmup_epochs", c.training.warmup_epochs);
-  t.get("epochs", c.training.epochs);
-  t.get("patience", c.training.patience);
-  t.get("device", c.training.device);
-  t.get("use_focal_loss", c.training.use_focal_loss);
-  t.get("focal_gamma", c.training.focal_gamma);
-  t.get("focal_alpha", c.training.focal_alpha);
-  bool hyp_named = t.node && t.node->find("hyp") && !t.node->find("hyp")->is_null();
-  t.get("hyp", c.training.hyp);
-  t.get("cos_lr", c.training.cos_lr);
-  t.get("nbs", c.training.nbs);
-  t.get("val", c.training.val);
-  t.get("resume", c.training.resume);
-  t.get("bf16", c.training.bf16);
-  t.get("threads", c.training.threads);
-  t.get("channels_last", c.training.channels_last);
-  t.get("max_grad_norm", c.training.max_grad_norm);
-
-  Section v = section(root, "val");
-  v.get("rect", c.val.rect);
-
-  Section k = section(root, "checkpoint");
-  k.get("save_top_k", c.checkpoint.save_top_k);
-  k.get("monitor", c.checkpoint.monitor);
-  k.get("mode", c.checkpoint.mode);
-  k.get("save_last", c.checkpoint.save_last);
-  k.get("dirpath", c.checkpoint.dirpath);
-  k.get("filename", c.checkpoint.filename);
-
-  Section l = section(root, "logging");
-  l.get("logger", c.logging.logger);
-  l.get("project_name", c.logging.project_name);
-  l.get("experiment_name", c.logging.experiment_name);
-  l.get("log_dir", c.logging.log_dir);
-  Section w = l.sub("wandb");
-  w.get("entity", c.logging.wandb.entity);
-  w.get("tags", c.logging.wandb.tags);
-  w.get("notes", c.logging.wandb.notes);
-  w.get("log_freq", c.logging.wandb.log_freq);
-  w.get("save_code", c.logging.wandb.save_code);
-  w.get("save_model", c.logging.wandb.save_model);
-  w.get("mode", c.logging.wandb.mode);
-  w.get("stats_interval", c.logging.wandb.stats_interval);
-
-  if (const Node* v = root.find("seed")) read(*v, "seed", c.seed);
-  if (const Node* v = root.find("debug")) read(*v, "debug", c.debug);
+  if (has_data) {
+    read_window(root, data_name + ".hu_windows.bone", c.data.hu_windows.bone);
+    read_window(root, data_name + ".hu_windows.soft_tissue", c.data.hu_windows.soft_tissue);
+    read_window(root, data_name + ".hu_windows.wide", c.data.hu_windows.wide);
+  }
+  for (const auto& key : special_keys()) known.push_back(dotted(key));
 
   // Augmentation and gains: a `hyp:` node in the tree wins over the file named by training.hyp.
-  Section h = section(root, "hyp");
-  if (h.node) {
-    read_hyp(h, c.hyp);
+  const Node* hyp = lookup(root, "hyp");
+  if (hyp && !hyp->is_null() && !hyp->is_map()) bad("hyp", *hyp, "a map");
+  if (hyp && hyp->is_map()) {
+    read_table(*hyp, "hyp", hyp_table(c.hyp));
+    for (auto& [key, field] : hyp_table(c.hyp)) known.push_back("hyp." + key);
   } else if (!c.training.hyp.empty()) {
+    const Node* named = lookup(root, "training.hyp");
     std::vector<fs::path> tried;
     fs::path found = find_hyp(c.training.hyp, config_dir, tried);
     if (!found.empty()) {
-      Node file = conf::load_yaml_file(found);
+      Node file = load_yaml_file(found);
       if (!file.is_null() && !file.is_map()) throw UsageError(found.string() + ": a hyp file must be a map");
-      read_hyp({file.is_map() ? &file : nullptr, "hyp"}, c.hyp);
+      if (file.is_map()) read_table(file, "hyp", hyp_table(c.hyp));
       c.training.hyp = found.string();
-    } else if (hyp_named) {
+    } else if (named && !named->is_null()) {
       std::string where;
       for (auto& p : tried) where += (where.empty() ? "" : ", ") + p.string();
       throw UsageError("training.hyp: cannot find '" + c.training.hyp + "' (looked at " + where + ")");
     }
   }
+  c.ignored_keys = ignored_keys(root, data_name, known);
   return c;
 }
 
-Config load_config(const YAML::Node& tree) { return load_config(tree, conf::find_config_dir("").string()); }
+std::vector<std::string> config_keys() {
+  Config c;
+  std::vector<std::string> out;
+  for (const auto& [key, field] : field_table(c)) out.push_back(key);
+  for (const auto& key : special_keys()) out.push_back(key);
+  return out;
+}
+
+bool Config::given(const std::string& key) const {
+  return std::any_of(user_keys.begin(), user_keys.end(), [&](const std::string& k) {
+    return k == key || key.rfind(k + ".", 0) == 0 || k.rfind(key + ".", 0) == 0;
+  });
+}
+
+Config load_config(const YAML::Node& tree) { return load_config(tree, find_config_dir("").string()); }
 
 }  // namespace vyolo

@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 
-namespace vyolo::conf {
+namespace vyolo {
 
 namespace {
 
@@ -560,4 +560,4 @@ std::vector<std::string> closest(const std::string& key, const std::vector<std::
   return out;
 }
 
-}  // namespace vyolo::conf
+}  // namespace vyolo

@@ -8,7 +8,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-namespace vyolo::conf {
+namespace vyolo {
 
 struct Node {
   enum class Kind { Null, Scalar, Seq, Map };
@@ -72,4 +72,4 @@ std::string python_float(double v);
 size_t edit_distance(const std::string& a, const std::string& b);
 std::vector<std::string> closest(const std::string& key, const std::vector<std::string>& candidates, size_t max = 3);
 
-}  // namespace vyolo::conf
+}  // namespace vyolo

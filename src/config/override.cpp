@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 
-namespace vyolo::conf {
+namespace vyolo {
 
 namespace {
 
@@ -14,20 +14,19 @@ bool key_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c 
 
 // Hydra's primitive typing: null, true/false (any case), ints and floats with optional underscores, else string.
 Node type_primitive(const std::string& s) {
-  static const std::regex null_re("[Nn][Uu][Ll][Ll]");
-  static const std::regex true_re("[Tt][Rr][Uu][Ee]");
-  static const std::regex false_re("[Ff][Aa][Ll][Ss][Ee]");
+  std::string folded;  // null, true and false match in any case
+  for (char c : s) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (folded == "null") return Node::null();
+  Node n = Node::string(s);
+  if (folded == "true" || folded == "false") {
+    n.type = Node::Type::Bool;
+    n.text = folded;
+    return n;
+  }
   static const std::regex int_re("[+-]?(0|[1-9](_?[0-9])*)");
   static const std::regex float_re(
       "[+-]?((([0-9](_?[0-9])*)?\\.[0-9](_?[0-9])*|[0-9](_?[0-9])*\\.)([eE][+-]?[0-9](_?[0-9])*)?|"
       "[0-9](_?[0-9])*[eE][+-]?[0-9](_?[0-9])*|[Ii][Nn][Ff]|[Nn][Aa][Nn])");
-  if (std::regex_match(s, null_re)) return Node::null();
-  Node n = Node::string(s);
-  if (std::regex_match(s, true_re) || std::regex_match(s, false_re)) {
-    n.type = Node::Type::Bool;
-    n.text = std::tolower(static_cast<unsigned char>(s[0])) == 't' ? "true" : "false";
-    return n;
-  }
   std::string clean;
   for (char c : s)
     if (c != '_') clean += c;
@@ -226,49 +225,47 @@ class Parser {
     return type_primitive(text);
   }
 
-  Node parse_list() {
-    size_t open = pos_++;
-    Node list = Node::empty_seq();
+  // `[a, b]` or `{k: v}` from the opening bracket at pos_: item(unclosed) reads one element, until `close`.
+  template <class Item>
+  void parse_items(char close, const char* what, Item item) {
+    const size_t open = pos_++;
+    const std::string unclosed =
+        std::string("missing '") + close + "' (the " + what + " opens at column " + std::to_string(open + 1) + ")";
     skip_ws();
-    if (peek() == ']') {
+    if (peek() == close) {
       ++pos_;
-      return list;
+      return;
     }
     for (;;) {
-      if (at_end()) fail("missing ']' (the list opens at column " + std::to_string(open + 1) + ")", pos_);
-      list.seq.push_back(parse_element(true));
-      if (at_end()) fail("missing ']' (the list opens at column " + std::to_string(open + 1) + ")", pos_);
+      if (at_end()) fail(unclosed, pos_);
+      item(unclosed);
+      if (at_end()) fail(unclosed, pos_);
       if (peek() == ',') {
         ++pos_;
         continue;
       }
-      if (peek() == ']') {
+      if (peek() == close) {
         ++pos_;
-        return list;
+        return;
       }
-      fail(std::string("expected ',' or ']' but found '") + peek() + "'", pos_);
+      fail(std::string("expected ',' or '") + close + "' but found '" + peek() + "'", pos_);
     }
   }
 
+  Node parse_list() {
+    Node list = Node::empty_seq();
+    parse_items(']', "list", [&](const std::string&) { list.seq.push_back(parse_element(true)); });
+    return list;
+  }
+
   Node parse_dict() {
-    size_t open = pos_++;
     Node map = Node::empty_map();
-    skip_ws();
-    if (peek() == '}') {
-      ++pos_;
-      return map;
-    }
-    for (;;) {
-      if (at_end()) fail("missing '}' (the map opens at column " + std::to_string(open + 1) + ")", pos_);
+    parse_items('}', "map", [&](const std::string& unclosed) {
       skip_ws();
-      std::string key;
-      if (peek() == '\'' || peek() == '"')
-        key = parse_quoted();
-      else
-        key = parse_primitive(true, true).text;
+      const std::string key = peek() == '\'' || peek() == '"' ? parse_quoted() : parse_primitive(true, true).text;
       skip_ws();
       if (peek() != ':') {
-        if (at_end()) fail("missing '}' (the map opens at column " + std::to_string(open + 1) + ")", pos_);
+        if (at_end()) fail(unclosed, pos_);
         fail(std::string("expected ':' after the key '") + key + "'", pos_);
       }
       ++pos_;
@@ -277,17 +274,8 @@ class Parser {
         *existing = v;
       else
         map.map.emplace_back(key, v);
-      if (at_end()) fail("missing '}' (the map opens at column " + std::to_string(open + 1) + ")", pos_);
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      if (peek() == '}') {
-        ++pos_;
-        return map;
-      }
-      fail(std::string("expected ',' or '}' but found '") + peek() + "'", pos_);
-    }
+    });
+    return map;
   }
 
   void parse_function(Override& o, const std::string& name, size_t args_start) {
@@ -398,4 +386,4 @@ std::vector<std::vector<std::string>> expand_sweeps(const std::vector<std::strin
   return jobs;
 }
 
-}  // namespace vyolo::conf
+}  // namespace vyolo

@@ -7,7 +7,7 @@
 
 #include "config/node.h"
 
-namespace vyolo::conf {
+namespace vyolo {
 
 struct Override {
   enum class Op { Set, Add, ForceAdd, Delete };
@@ -34,4 +34,4 @@ Node parse_override_value(const std::string& text);
 // Overrides that are not sweeps appear unchanged in every job.
 std::vector<std::vector<std::string>> expand_sweeps(const std::vector<std::string>& overrides);
 
-}  // namespace vyolo::conf
+}  // namespace vyolo

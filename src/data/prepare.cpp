@@ -20,6 +20,7 @@
 #include "data/hu_window.h"
 #include "data/png_encode.h"
 #include "data/slicing.h"
+#include "data/study_folder.h"
 #include "data/vertebra_labels.h"
 #include "data/volume.h"
 
@@ -36,21 +37,14 @@ struct CaseInput {
   bool slice_layout = false;
 };
 
-fs::path first_existing(const fs::path& dir, std::initializer_list<const char*> names) {
-  for (const char* n : names)
-    if (fs::exists(dir / n)) return dir / n;
-  return {};
-}
-
-CaseInput describe_case(const fs::path& dir) {
+CaseInput describe_case(const StudyFiles& f) {
   CaseInput c;
-  c.dir = dir;
-  c.id = dir.filename().string();
+  c.dir = f.dir;
+  c.id = f.id;
   std::replace(c.id.begin(), c.id.end(), '_', '-');
-  c.ct = first_existing(dir, {"ct.nii.gz", "ct.nii", "ct", "dicom"});
-  c.vertebrae = first_existing(dir, {"vertebrae.nii.gz", "vertebrae.nii", "vertebrae_mask.nii.gz",
-                                     "multilabel_mask.nii.gz"});
-  c.fracture = first_existing(dir, {"fracture.nii.gz", "fracture.nii"});
+  c.ct = f.ct;
+  c.vertebrae = f.vertebrae;
+  c.fracture = f.fracture;
   return c;
 }
 
@@ -83,14 +77,8 @@ std::vector<CaseInput> find_cases(const fs::path& source, const std::string& vie
     auto sl = find_slice_cases(source, view);
     if (!sl.empty()) return sl;
   }
-  CaseInput self = describe_case(source);
-  if (!self.ct.empty()) return {self};
   std::vector<CaseInput> cases;
-  std::vector<fs::path> dirs;
-  for (auto& e : fs::directory_iterator(source))
-    if (e.is_directory() && e.path().filename().string()[0] != '.') dirs.push_back(e.path());
-  std::sort(dirs.begin(), dirs.end());
-  for (auto& d : dirs) cases.push_back(describe_case(d));
+  for (const auto& f : find_study_folders(source)) cases.push_back(describe_case(f));
   return cases;
 }
 

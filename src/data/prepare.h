@@ -20,27 +20,19 @@
 #include <string>
 #include <vector>
 
+#include "config/command_args.h"
 #include "config/config.h"
 #include "data/boxes.h"
 
 namespace vyolo {
 
-struct PrepareOptions {
+// The command keys (mode, slab_window, crop, margin, keep, max_negatives, vertebra_labels, allow_unlabeled, workers,
+// png_compression) come from PrepareKeys (config/command_args.h) with their defaults. mode=slab: 8-bit 3-channel,
+// channels 0, 1, 2 = means of 1, 15, 31 neighbouring slices, each in the slab_window HU window.
+struct PrepareOptions : PrepareKeys {
   std::filesystem::path source, out;
   std::string view = "axial";            // axial | coronal | sagittal
   int image_size = 256;                  // square output side; 0 = native crop size (no resize, no padding)
-  std::string mode = "hu16";             // hu16 (HU + 32768, 16-bit) | windowed (8-bit BGR = bone, soft, wide)
-                                         // | slab (8-bit 3-channel: channels 0, 1, 2 = means of 1, 15, 31
-                                         //   neighbouring slices, each in the slab_window HU window)
-  std::string slab_window = "bone";      // bone | soft_tissue | wide (of hu_windows)
-  std::string crop = "vertebra";         // vertebra (one crop per vertebra label, + margin) | none
-  int margin = 5;                        // voxels added on every side of a vertebra's bounding box
-  std::string keep = "all";              // all | vertebrae (only slices that contain the vertebra / any vertebra)
-  int max_negatives = -1;                // cap on slices without a box per vertebra crop; -1 = no cap
-  std::string vertebra_labels = "verse"; // verse | totalseg
-  bool allow_unlabeled = false;          // a case without fracture mask counts as fracture-free instead of failing
-  int workers = 2;
-  int png_compression = 1;
   uint64_t seed = 42;                    // choice of kept negatives
   HuWindows hu_windows;                  // for mode=windowed
   BoxRules rules;

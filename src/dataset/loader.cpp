@@ -209,25 +209,11 @@ bool DataLoader::next_any(Batch& out) {
   return true;
 }
 
-namespace {
-
-bool tree_bool(const Config& cfg, const char* group, const char* key, bool dflt) {
-  try {
-    const YAML::Node n = cfg.tree[group];
-    if (n && n.IsMap() && n[key]) return n[key].as<bool>();
-  } catch (const std::exception& e) {
-    throw UsageError(std::string(group) + "." + key + ": expected true or false (" + e.what() + ")");
-  }
-  return dflt;
-}
-
-}  // namespace
-
 std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn) {
   auto ds = YoloDataset::from_config(cfg, Role::Train, warn);
   AugmentOptions aug;
   aug.augment = cfg.data.augmentation;
-  aug.augment_empty = tree_bool(cfg, "data", "augment_empty", true);
+  aug.augment_empty = cfg.data.augment_empty;
   LoaderOptions lo;
   lo.batch_size = cfg.data.batch_size;
   lo.num_workers = cfg.data.num_workers;

@@ -100,7 +100,7 @@ class DataLoader {
 
 // Loaders for a config (dataset from data.data_yaml or data.data_dir + split; hyp; data.batch_size, num_workers,
 // cache, augmentation; seed). The train loader shuffles and augments (data.augmentation=false: letterbox only;
-// data.augment_empty=false in the tree: images without boxes get only the letterbox). The val loader letterboxes
+// data.augment_empty=false: images without boxes get only the letterbox). The val loader letterboxes
 // without enlarging; with val.rect (default) as Ultralytics' rect batches: images sorted by aspect ratio h / w, each
 // batch padded to its own shape (see rect_val_plan). Throws UsageError as YoloDataset::from_config.
 std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn = {});

@@ -6,15 +6,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/detection.h"
+
 namespace vyolo::eval {
 
 constexpr int kNumIou = 10;
 using Correct = std::array<bool, kNumIou>;  // a prediction is a true positive at each IoU threshold
 
-struct Detection {  // one prediction after NMS, pixels
-  float x1, y1, x2, y2, conf;
-  int cls;
-};
+using ops::Detection;
 struct GroundTruth {  // one labelled box, pixels (same frame as the detections)
   int cls;
   float x1, y1, x2, y2;

@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "common/console.h"
 #include "common/error.h"
 #include "ops/box_iou.h"
 #include "common/fs_util.h"
-#include "config/tree_key.h"
 #include "data/hu_window.h"
 #include "data/slicing.h"
 #include "findings/label_volume.h"
@@ -285,12 +285,11 @@ findings::StudyFindings predict_study(std::vector<VolumeModel>& models, const Vo
     const bool want_crop = rc.crop == "vertebra" || (rc.crop == "auto" && study.mask);
     if (want_crop && study.mask) regions = vertebra_regions(*study.mask, opt.findings.assign.scheme, rc.margin);
     if (want_crop && !study.mask)
-      std::cerr << "vyolo predict: warning: " << m.path << " wants vertebra crops but no mask= was given; "
-                << "predicting on whole slices\n";
+      console::warn(m.path + " wants vertebra crops but no mask= was given; predicting on whole slices");
     if (regions.empty()) {
       if (want_crop && study.mask)
-        std::cerr << "vyolo predict: warning: " << study.mask_path << " holds no vertebra of the '"
-                  << findings::label_scheme_name(opt.findings.assign.scheme) << "' label map; whole slices used\n";
+        console::warn(study.mask_path + " holds no vertebra of the '" +
+                      findings::label_scheme_name(opt.findings.assign.scheme) + "' label map; whole slices used");
       regions.push_back(SliceRegion::whole(ct));
     }
     std::map<int, std::vector<findings::SliceBox>> raw;
@@ -408,93 +407,6 @@ bool is_volume_source(const fs::path& p) {
     if (in.read(buf, 132) && std::string(buf + 128, 4) == "DICM") return true;
   }
   return false;
-}
-
-std::vector<std::string> weights_list(const YAML::Node& tree) {
-  std::vector<std::string> out;
-  const auto n = tree["weights"];
-  if (n && n.IsSequence()) {
-    for (const auto& x : n) out.push_back(x.as<std::string>());
-  } else if (n && n.IsScalar()) {
-    std::string s = n.as<std::string>();
-    // weights=[a,b] typed without Hydra list parsing, or a comma list.
-    if (!s.empty() && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
-    size_t p = 0;
-    while (p <= s.size()) {
-      size_t q = s.find(',', p);
-      if (q == std::string::npos) q = s.size();
-      std::string w = s.substr(p, q - p);
-      while (!w.empty() && std::isspace(static_cast<unsigned char>(w.front()))) w.erase(w.begin());
-      while (!w.empty() && std::isspace(static_cast<unsigned char>(w.back()))) w.pop_back();
-      if (!w.empty()) out.push_back(w);
-      p = q + 1;
-    }
-  }
-  if (out.empty()) throw UsageError("predict needs weights=PATH or weights=[a,b,...] (.safetensors checkpoints)");
-  return out;
-}
-
-ModelRequest request_from_overrides(const Config& cfg, const std::vector<std::string>& overrides) {
-  ModelRequest r;
-  for (std::string o : overrides) {
-    while (!o.empty() && (o.front() == '+' || o.front() == '~')) o.erase(o.begin());
-    auto starts = [&](const char* p) { return o.rfind(p, 0) == 0; };
-    if (starts("data.view=") || starts("constants.view=")) r.view = cfg.data.view;
-    if (starts("data.hu_windows") || starts("constants.hu_windows")) r.windows = cfg.data.hu_windows;
-  }
-  if (auto c = tree_key<std::string>(cfg.tree, "crop")) r.crop = *c;
-  if (auto m = tree_key<int>(cfg.tree, "margin")) r.margin = *m;
-  return r;
-}
-
-fs::path predict_volume_command(const Config& cfg, const std::vector<std::string>& overrides,
-                                const std::function<void(const fs::path&)>& on_run_dir) {
-  const auto& t = cfg.tree;
-  const auto weights = weights_list(t);
-  const auto source = tree_key<std::string>(t, "source").value_or("");
-  if (source.empty()) throw UsageError("predict needs source=PATH (a NIfTI file or DICOM folder)");
-  init_threads(cfg.training.threads);
-  const auto device = parse_device(tree_key<std::string>(t, "device").value_or(cfg.training.device));
-  const ops::NmsOptions nms = nms_options(t, 0.25);
-  const auto scheme_name = tree_key<std::string>(t, "vertebra_labels").value_or("verse");
-  VolumePredictOptions opt;
-  opt.findings.assign.scheme = findings::parse_label_scheme(scheme_name);
-  opt.batch = tree_key<int>(t, "batch").value_or(16);
-  const ModelRequest req = request_from_overrides(cfg, overrides);
-
-  std::vector<VolumeModel> models;
-  for (const auto& w : weights) {
-    models.push_back(load_volume_model(w, cfg, req, nms, device));
-    for (const auto& msg : models.back().warnings) std::cerr << "vyolo predict: warning: " << msg << "\n";
-  }
-  const auto mask = tree_key<std::string>(t, "mask").value_or("");
-  VolumeStudy study = load_study(source, mask);
-  if (!study.mask)
-    std::cerr << "vyolo predict: no mask= given: candidates and a patient probability only, no per-vertebra table\n";
-  auto f = predict_study(models, study, opt);
-
-  const auto out = increment_path(tree_key<std::string>(t, "project").value_or("runs/predict"),
-                                  tree_key<std::string>(t, "name").value_or("predict"),
-                                  tree_key<bool>(t, "exist_ok").value_or(false));
-  fs::create_directories(out);
-  try {
-    if (on_run_dir) on_run_dir(out);
-    write_volume_outputs(out, study, f, models, opt, scheme_name);
-  } catch (...) {
-    std::error_code ec;  // leave no half-written run folder behind
-    fs::remove_all(out, ec);
-    throw;
-  }
-  std::cout << study.case_id << ": " << f.candidates.size() << " candidate(s)";
-  if (f.has_mask) {
-    int called = 0;
-    for (auto& v : f.vertebrae) called += v.probability >= opt.threshold;
-    std::cout << ", " << f.vertebrae.size() << " vertebra(e), " << called << " at probability >= " << opt.threshold;
-  }
-  char pp[32];
-  std::snprintf(pp, sizeof pp, "%.3f", f.patient_probability);
-  std::cout << ", patient probability " << pp << "; results saved to " << out.string() << "\n";
-  return out;
 }
 
 }  // namespace vyolo::infer

@@ -15,7 +15,6 @@
 // member score, absent models counting 0). Models of different views fuse the same way, in canonical voxels.
 #pragma once
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,16 +102,5 @@ void write_volume_outputs(const std::filesystem::path& out_dir, const VolumeStud
 
 // A .nii / .nii.gz file, or a folder holding a DICOM file (by the DICM magic or a .dcm name).
 bool is_volume_source(const std::filesystem::path& p);
-
-// `weights=` as one path or a list ([a,b,c]); UsageError when empty.
-std::vector<std::string> weights_list(const YAML::Node& tree);
-// What the overrides typed explicitly (data.view, data.hu_windows.*, crop, margin).
-ModelRequest request_from_overrides(const Config& cfg, const std::vector<std::string>& overrides);
-
-// `vyolo predict` on a volume: reads the tree's keys (weights, source, mask, vertebra_labels, conf, iou, max_det,
-// batch, device, crop, margin, project, name, exist_ok), computes everything, and only then creates the numbered run
-// folder (calling on_run_dir(dir) first, e.g. for .hydra files) and writes the outputs. Returns the run folder.
-std::filesystem::path predict_volume_command(const Config& cfg, const std::vector<std::string>& overrides,
-                                             const std::function<void(const std::filesystem::path&)>& on_run_dir);
 
 }  // namespace vyolo::infer

@@ -1,38 +1,12 @@
 #include "infer/predictor.h"
 
 #include <algorithm>
-#include <thread>
 
 #include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
-#include "config/tree_key.h"
 
 namespace vyolo::infer {
-
-torch::Device parse_device(const std::string& s) {
-  std::string d = s.empty() ? "cpu" : s;
-  if (d == "cpu") return torch::Device(torch::kCPU);
-  if (std::all_of(d.begin(), d.end(), ::isdigit)) d = "cuda:" + d;
-  if (d.rfind("cuda", 0) != 0) throw UsageError("device='" + s + "': expected cpu, cuda, cuda:N or N");
-  if (!torch::cuda::is_available())
-    throw UsageError("device='" + s + "' requested but this LibTorch has no CUDA device; use device=cpu");
-  return torch::Device(d);
-}
-
-void init_threads(int threads) {
-  static bool done = false;
-  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(n);
-  if (!done) {
-    done = true;
-    try {
-      torch::set_num_interop_threads(1);
-    } catch (const std::exception&) {
-      // already set (interop threads can only be set before first use)
-    }
-  }
-}
 
 torch::Tensor to_tensor(const cv::Mat& img, int channels) {
   cv::Mat rgb;
@@ -51,13 +25,6 @@ torch::Tensor to_tensor(const cv::Mat& img, int channels) {
   return t.permute({2, 0, 1}).to(torch::kFloat).div_(255.0).contiguous();
 }
 
-ops::NmsOptions nms_options(const YAML::Node& tree, double default_conf) {
-  ops::NmsOptions nms;
-  nms.conf = key_or<double>(tree, "conf", default_conf);
-  nms.iou = key_or<double>(tree, "iou", 0.7);
-  nms.max_det = key_or<int>(tree, "max_det", 300);
-  return nms;
-}
 
 Predictor::Predictor(model::YoloV8 net, int imgsz, ops::NmsOptions nms, torch::Device device)
     : net_(std::move(net)), imgsz_(imgsz), nms_(nms), device_(device) {

@@ -4,28 +4,15 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
-#include <yaml-cpp/yaml.h>
 
+#include "ops/detection.h"
 #include "ops/letterbox.h"
 #include "ops/nms.h"
 #include "model/yolo.h"
 
 namespace vyolo::infer {
 
-struct Detection {
-  float x1, y1, x2, y2;  // original-image pixels
-  float conf;
-  int cls;
-};
-
-// "cpu", "cuda", "cuda:1" or a bare GPU index ("0"); a CUDA device without CUDA is a UsageError.
-torch::Device parse_device(const std::string& s);
-
-// Uses every core for intra-op parallelism (Debian's PyTorch starts with one thread); `threads` > 0 overrides.
-void init_threads(int threads = 0);
-
-// NMS settings from a command's `conf`, `iou` and `max_det` keys (absent: default_conf, 0.7, 300).
-ops::NmsOptions nms_options(const YAML::Node& tree, double default_conf);
+using ops::Detection;  // original-image pixels
 
 class Predictor {
  public:

@@ -12,7 +12,6 @@
 #include "config/override.h"
 
 using namespace vyolo;
-using namespace vyolo::conf;
 namespace fs = std::filesystem;
 
 namespace {

@@ -10,7 +10,7 @@
 #include "config/compose.h"
 #include "config/interpolate.h"
 
-using namespace vyolo::conf;
+using namespace vyolo;
 namespace fs = std::filesystem;
 
 namespace {

@@ -7,7 +7,7 @@
 #include <random>
 #include <set>
 
-#include "cli/command.h"
+#include "config/command_context.h"
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "config/compose.h"
@@ -17,7 +17,6 @@
 #include "config/job.h"
 
 using namespace vyolo;
-using namespace vyolo::conf;
 namespace fs = std::filesystem;
 
 namespace {
@@ -249,7 +248,7 @@ TEST_F(TempDir, HydraFilesAreWritten) {
   Composed c = compose({source_conf(), "config", "weights: null\n"}, {"split=fold_2", "training.epochs=3"});
   Node resolved = c.tree;
   resolve_interpolations(resolved);
-  cli::CommandContext ctx;
+  CommandContext ctx;
   ctx.command = "train";
   ctx.overrides = {"split=fold_2", "training.epochs=3"};
   ctx.config_dir = source_conf();
@@ -300,7 +299,7 @@ TEST(Job, MakeJobAndRecompose) {
   EXPECT_EQ(j.cfg.run.command_keys_yaml, "folds: null\n");
   ASSERT_FALSE(j.cfg.run.choices.empty());
 
-  cli::CommandContext ctx;
+  CommandContext ctx;
   ctx.command = "cv";
   ctx.overrides = r.overrides;
   ctx.config_dir = source_conf();

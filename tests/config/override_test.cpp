@@ -5,7 +5,6 @@
 #include "config/override.h"
 
 using namespace vyolo;
-using namespace vyolo::conf;
 
 namespace {
 

@@ -268,8 +268,8 @@ TEST(Augment, NegativesGetOnlyTheLetterboxWhenAugmentEmptyIsOff) {
   }
   EXPECT_EQ(negatives, 2);
 
-  // The same through the config tree key data.augment_empty.
-  set.cfg.tree = YAML::Load("data: {augment_empty: false}");
+  // The same through the config key data.augment_empty.
+  set.cfg.data.augment_empty = load_config(YAML::Load("data: {augment_empty: false}")).data.augment_empty;
   set.cfg.data.batch_size = 8;
   auto loader = make_train_loader(set.cfg, [](const std::string&) {});
   Batch b;
@@ -283,8 +283,7 @@ TEST(Augment, NegativesGetOnlyTheLetterboxWhenAugmentEmptyIsOff) {
     ++checked;
   }
   EXPECT_EQ(checked, 2);
-  set.cfg.tree = YAML::Load("data: {augment_empty: maybe}");
-  EXPECT_THROW(make_train_loader(set.cfg, [](const std::string&) {}), UsageError);
+  EXPECT_THROW(load_config(YAML::Load("data: {augment_empty: maybe}")), UsageError);
 }
 
 TEST(Augment, MixupBlendsAndConcatenates) {

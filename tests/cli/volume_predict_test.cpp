@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "cli/command.h"
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "common/safetensors.h"
@@ -89,6 +90,15 @@ Config predict_config(const fs::path& weights, const fs::path& source, const fs:
   return cfg;
 }
 
+// `vyolo predict` on a volume with this config; `given` are the keys the command line set.
+fs::path predict_volume_command(const Config& cfg, const std::vector<std::string>& given = {}) {
+  CommandContext ctx;
+  ctx.command = "predict";
+  ctx.cfg = cfg;
+  ctx.cfg.user_keys = given;
+  return cli::predict_volume(ctx);
+}
+
 }  // namespace
 
 TEST(VolumePredict, WholeSliceInputEqualsPreparedAndLoadedSlice) {
@@ -130,7 +140,7 @@ TEST(VolumePredict, WritesAllOutputsOnTheInputGrid) {
   const auto w = write_model(tmp.path, "m", "axial", 64);
   auto cfg = predict_config(w, tmp.path / "case" / "ct.nii.gz", tmp.path / "case" / "vertebrae.nii.gz",
                             tmp.path / "runs");
-  const fs::path out = predict_volume_command(cfg, {}, {});
+  const fs::path out = predict_volume_command(cfg);
   EXPECT_EQ(out, tmp.path / "runs" / "predict");
   for (const char* f : {"findings.json", "findings.csv", "findings_vertebrae.csv", "montage.png", "candidates.nii.gz"})
     EXPECT_TRUE(fs::exists(out / f)) << f;
@@ -172,7 +182,7 @@ TEST(VolumePredict, WritesAllOutputsOnTheInputGrid) {
   EXPECT_EQ(count.count(1), 1u) << "the best candidate is painted";
 
   // A second run gets the next numbered folder.
-  EXPECT_EQ(predict_volume_command(cfg, {}, {}), tmp.path / "runs" / "predict2");
+  EXPECT_EQ(predict_volume_command(cfg), tmp.path / "runs" / "predict2");
 }
 
 TEST(VolumePredict, WithoutMaskHasNoVertebraTable) {
@@ -181,7 +191,7 @@ TEST(VolumePredict, WithoutMaskHasNoVertebraTable) {
   write_flipped_case(pc, tmp.path / "case");
   const auto w = write_model(tmp.path, "m", "axial", 64);
   auto cfg = predict_config(w, tmp.path / "case" / "ct.nii.gz", {}, tmp.path / "runs");
-  const fs::path out = predict_volume_command(cfg, {}, {});
+  const fs::path out = predict_volume_command(cfg);
   EXPECT_TRUE(fs::exists(out / "findings.json"));
   EXPECT_TRUE(fs::exists(out / "candidates.nii.gz"));
   EXPECT_FALSE(fs::exists(out / "findings_vertebrae.csv"));
@@ -204,7 +214,7 @@ TEST(VolumePredict, BadInputGivesClearErrorsAndWritesNothing) {
   write_nifti(other, tmp.path / "short_mask.nii.gz", 2);
   auto cfg = predict_config(w, tmp.path / "case" / "ct.nii.gz", tmp.path / "short_mask.nii.gz", tmp.path / "runs");
   try {
-    predict_volume_command(cfg, {}, {});
+    predict_volume_command(cfg);
     FAIL() << "expected an error";
   } catch (const RuntimeError& e) {
     EXPECT_NE(std::string(e.what()).find("short_mask.nii.gz"), std::string::npos) << e.what();
@@ -216,7 +226,7 @@ TEST(VolumePredict, BadInputGivesClearErrorsAndWritesNothing) {
   Config c2 = predict_config(w, tmp.path / "case" / "ct.nii.gz", {}, tmp.path / "runs");
   c2.data.view = "coronal";
   try {
-    predict_volume_command(c2, {"data.view=coronal"}, {});
+    predict_volume_command(c2, {"data.view"});
     FAIL() << "expected an error";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("axial"), std::string::npos) << e.what();
@@ -225,7 +235,7 @@ TEST(VolumePredict, BadInputGivesClearErrorsAndWritesNothing) {
   // ... and another HU window.
   Config c3 = predict_config(w, tmp.path / "case" / "ct.nii.gz", {}, tmp.path / "runs");
   c3.data.hu_windows.bone = {300, 1500};
-  EXPECT_THROW(predict_volume_command(c3, {"data.hu_windows.bone.min=300", "data.hu_windows.bone.max=1500"}, {}),
+  EXPECT_THROW(predict_volume_command(c3, {"data.hu_windows.bone.min", "data.hu_windows.bone.max"}),
                UsageError);
   EXPECT_FALSE(fs::exists(tmp.path / "runs"));
 
@@ -307,7 +317,7 @@ TEST(VolumePredict, RealCtNiftiAndDicomWithTotalSegMask) {
     auto cfg = predict_config(w, c.ct, c.mask, tmp.path / "runs");
     cfg.tree["vertebra_labels"] = "totalseg";
     cfg.tree["conf"] = 0.25;  // an untrained model finds nothing at the usual threshold: a fracture-free result
-    const fs::path out = predict_volume_command(cfg, {}, {});
+    const fs::path out = predict_volume_command(cfg);
     const json j = json::parse(read_file(out / "findings.json"));
     const std::string csv = read_file(out / "findings_vertebrae.csv");
     for (const auto& n : c.names) {

@@ -1,0 +1,41 @@
+#include "cli/setup.h"
+
+#include "common/console.h"
+#include "ops/device.h"
+
+namespace vyolo::cli {
+
+torch::Device setup_device(const std::string& device, int threads) {
+  ops::init_threads(threads);
+  return ops::parse_device(device);
+}
+
+ops::NmsOptions nms_options(double conf, double iou, int max_det) {
+  ops::NmsOptions nms;
+  nms.conf = conf;
+  nms.iou = iou;
+  nms.max_det = max_det;
+  return nms;
+}
+
+infer::ModelRequest model_request(const Config& cfg, const std::string& crop, std::optional<int> margin) {
+  infer::ModelRequest r;
+  if (cfg.given("data.view") || cfg.given("constants.view")) r.view = cfg.data.view;
+  if (cfg.given("data.hu_windows") || cfg.given("constants.hu_windows")) r.windows = cfg.data.hu_windows;
+  if (!crop.empty()) r.crop = crop;
+  r.margin = margin;
+  return r;
+}
+
+std::vector<infer::VolumeModel> load_volume_models(const std::vector<std::string>& weights, const Config& cfg,
+                                                   const infer::ModelRequest& req, const ops::NmsOptions& nms,
+                                                   torch::Device device) {
+  std::vector<infer::VolumeModel> models;
+  for (const auto& w : weights) {
+    models.push_back(infer::load_volume_model(w, cfg, req, nms, device));
+    for (const auto& msg : models.back().warnings) console::warn(msg);
+  }
+  return models;
+}
+
+}  // namespace vyolo::cli
