@@ -5,20 +5,10 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "common/rng.h"
 #include "ops/letterbox.h"
 
 namespace vyolo::dataset {
-
-namespace {
-
-uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 double Rng::normal() {
   double u1 = uniform();
