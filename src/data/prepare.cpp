@@ -131,16 +131,33 @@ json file_sig(const fs::path& p) {
   return j;
 }
 
-std::string fingerprint(const CaseInput& c, const PrepareOptions& o) {
+// The slicing recipe both the done markers and stats.json record: what decides which slices and pixels a case yields.
+// (json objects sort their keys, so the order of fields here does not change either file.)
+json recipe_json(const PrepareOptions& o) {
   json j;
   j["view"] = o.view;
   j["image_size"] = o.image_size;
   j["mode"] = o.mode;
   j["crop"] = o.crop;
   j["margin"] = o.margin;
+  j["vertebra_labels"] = o.vertebra_labels;
+  return j;
+}
+
+// Slice and box counts, as both the per-case markers and stats.json keep them.
+void put_counts(json& j, const PrepareStats& s) {
+  j["slices"] = s.slices;
+  j["slices_with_fracture"] = s.slices_with_fracture;
+  j["boxes"] = s.boxes;
+  json h = json::object();
+  for (auto& [k, v] : s.boxes_per_slice) h[std::to_string(k)] = v;
+  j["boxes_per_slice"] = h;
+}
+
+std::string fingerprint(const CaseInput& c, const PrepareOptions& o) {
+  json j = recipe_json(o);
   j["keep"] = o.keep;
   j["max_negatives"] = o.max_negatives;
-  j["vertebra_labels"] = o.vertebra_labels;
   j["allow_unlabeled"] = o.allow_unlabeled;
   j["seed"] = o.seed;
   if (o.mode == "slab") j["slab_window"] = o.slab_window;
@@ -156,12 +173,7 @@ std::string fingerprint(const CaseInput& c, const PrepareOptions& o) {
 
 json stats_to_json(const PrepareStats& s) {
   json j;
-  j["slices"] = s.slices;
-  j["slices_with_fracture"] = s.slices_with_fracture;
-  j["boxes"] = s.boxes;
-  json h = json::object();
-  for (auto& [k, v] : s.boxes_per_slice) h[std::to_string(k)] = v;
-  j["boxes_per_slice"] = h;
+  put_counts(j, s);
   j["box_w"] = s.box_w;
   j["box_h"] = s.box_h;
   j["rules"] = {{"kept", s.rules.kept},
@@ -605,19 +617,13 @@ PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log) {
 }
 
 std::string stats_json(const PrepareStats& s, const PrepareOptions& o) {
-  json j;
-  j["view"] = o.view;
-  j["mode"] = o.mode;
-  j["image_size"] = o.image_size;
   // The recipe, so a model trained on this set slices volumes the same way (the trainer copies it into checkpoints)
   // and `vyolo cv` can find the studies again for vertebra-level evaluation.
   std::error_code ec;
   const auto src = std::filesystem::absolute(o.source, ec);
+  json j = recipe_json(o);
   j["source"] = (ec ? o.source : src).string();
-  j["crop"] = o.crop;
-  j["margin"] = o.margin;
   j["slab_window"] = o.slab_window;
-  j["vertebra_labels"] = o.vertebra_labels;
   j["hu_windows"] = {{"bone", {{"min", o.hu_windows.bone.min}, {"max", o.hu_windows.bone.max}}},
                      {"soft_tissue", {{"min", o.hu_windows.soft_tissue.min}, {"max", o.hu_windows.soft_tissue.max}}},
                      {"wide", {{"min", o.hu_windows.wide.min}, {"max", o.hu_windows.wide.max}}}};
@@ -628,12 +634,7 @@ std::string stats_json(const PrepareStats& s, const PrepareOptions& o) {
   json f = json::array();
   for (auto& [c, why] : s.failures) f.push_back({{"case", c}, {"reason", why}});
   j["failures"] = f;
-  j["slices"] = s.slices;
-  j["slices_with_fracture"] = s.slices_with_fracture;
-  j["boxes"] = s.boxes;
-  json h = json::object();
-  for (auto& [k, v] : s.boxes_per_slice) h[std::to_string(k)] = v;
-  j["boxes_per_slice"] = h;
+  put_counts(j, s);
   std::vector<double> area(s.box_w.size());
   for (size_t i = 0; i < area.size(); ++i) area[i] = s.box_w[i] * s.box_h[i];
   j["box_size_px"] = {{"width", summary_stats(s.box_w)}, {"height", summary_stats(s.box_h)},

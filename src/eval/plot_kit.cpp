@@ -58,12 +58,6 @@ void draw_curve(cv::Mat& img, const std::vector<cv::Point>& pts, const cv::Scala
   if (pts.size() > 1) cv::polylines(img, pts, false, colour, thickness, cv::LINE_AA);
 }
 
-std::string format(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
 std::string fixed(double v, int decimals) {
   if (std::isnan(v)) return "n/a";
   char b[32];

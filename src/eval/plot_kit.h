@@ -39,8 +39,6 @@ std::vector<cv::Point> curve_points(const Axes& ax, const std::vector<double>& x
 // An anti-aliased open polyline through `pts` (nothing for fewer than two).
 void draw_curve(cv::Mat& img, const std::vector<cv::Point>& pts, const cv::Scalar& colour, int thickness);
 
-// printf of one number (`f` holds one double conversion).
-std::string format(const char* f, double v);
 // `v` with `decimals` digits after the point; "n/a" for NaN.
 std::string fixed(double v, int decimals);
 

@@ -5,6 +5,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "common/format.h"
 #include "eval/plot_kit.h"
 
 namespace vyolo::eval {
@@ -21,7 +22,6 @@ cv::Scalar class_colour(size_t i) {
   return palette[i % (sizeof(palette) / sizeof(palette[0]))];
 }
 
-using plot::format;
 using plot::text;
 
 // A white 900 x 600 canvas with a 0..1 grid, tick labels, title and axis labels around a 560 x 480 plot area.
@@ -38,7 +38,7 @@ Chart new_chart(const std::string& title, const std::string& xlabel, const std::
     const double v = k / 5.0;
     cv::line(img, ax.at(v, 0), ax.at(v, 1), kLight, 1);
     cv::line(img, ax.at(0, v), ax.at(1, v), kLight, 1);
-    const std::string t = format("%.1f", v);
+    const std::string t = format_number("%.1f", v);
     text(img, t, ax.at(v, 0) + cv::Point(-12, 22));
     text(img, t, ax.at(0, v) + cv::Point(-36, 5));
   }
@@ -86,9 +86,9 @@ LegendRows class_curves(Chart& ch, const DetectionMetrics& m, const std::vector<
   for (size_t c = 0; c < curves.size(); ++c) {
     const cv::Scalar col = per_class_legend ? class_colour(c) : kGrey;
     polyline(ch, m.x, curves[c], col, 1);
-    if (per_class_legend)
-      rows.push_back({class_name(names, m.per_class[c].cls) + (with_ap ? format(" %.3f", m.per_class[c].ap50()) : ""),
-                      col});
+    if (!per_class_legend) continue;
+    const std::string ap = with_ap ? format_number(" %.3f", m.per_class[c].ap50()) : "";
+    rows.push_back({class_name(names, m.per_class[c].cls) + ap, col});
   }
   return rows;
 }
@@ -99,7 +99,7 @@ void plot_pr_curve(const DetectionMetrics& m, const std::vector<std::string>& na
   Chart ch = new_chart("Precision-Recall Curve", "Recall", "Precision");
   LegendRows rows = class_curves(ch, m, m.pr_curve, names, true);
   if (!m.pr_curve.empty()) polyline(ch, m.x, class_mean(m.pr_curve, m.x.size()), kMean, 3);
-  rows.push_back({format("all classes %.3f mAP@0.5", m.map50), kMean});
+  rows.push_back({format_number("all classes %.3f mAP@0.5", m.map50), kMean});
   legend(ch.img, rows);
   plot::write_png(path, ch.img);
 }
@@ -119,7 +119,7 @@ void plot_f1_curve(const DetectionMetrics& m, const std::vector<std::string>& na
   if (n > 0) {
     polyline(ch, m.x, sm, kMean, 3);
     const int best = static_cast<int>(std::max_element(sm.begin(), sm.end()) - sm.begin());
-    rows.push_back({format("all classes %.2f", sm[best]) + format(" at %.3f", m.x[best]), kMean});
+    rows.push_back({format_number("all classes %.2f", sm[best]) + format_number(" at %.3f", m.x[best]), kMean});
   }
   legend(ch.img, rows);
   plot::write_png(path, ch.img);
@@ -149,7 +149,7 @@ void plot_confusion_matrix(const ConfusionMatrix& cm, const std::vector<std::str
       const cv::Rect box(left + c * cell, top + r * cell, cell, cell);
       cv::rectangle(img, box, colour, cv::FILLED);
       if (n < 31 && v >= 0.005) {
-        const std::string txt = normalize ? format("%.2f", v) : format("%.0f", v);
+        const std::string txt = normalize ? format_number("%.2f", v) : format_number("%.0f", v);
         const double scale = std::min(0.5, cell / 90.0);
         int base = 0;
         const cv::Size ts = cv::getTextSize(txt, font, scale, 1, &base);
