@@ -242,11 +242,11 @@ struct CaseResult {
 };
 
 // Writes one slice image and its label file, and counts them.
-void emit(CaseResult& res, const std::string& name, const cv::Mat& img, const std::vector<Box>& boxes,
+void emit(CaseResult& res, const std::string& name, const cv::Mat& img, const std::vector<InstanceBox>& boxes,
           const PrepareOptions& o) {
   write_file_atomic(o.out / "images" / o.view / (name + ".png"), encode_png(img, o.png_compression));
   std::string lines;
-  for (const Box& b : boxes) lines += yolo_line(b, img.cols, img.rows) + "\n";
+  for (const InstanceBox& b : boxes) lines += yolo_line(b, img.cols, img.rows) + "\n";
   write_file_atomic(o.out / "labels" / o.view / (name + ".txt"), lines);
   res.files.push_back(name);
   PrepareStats& st = res.stats;
@@ -255,7 +255,7 @@ void emit(CaseResult& res, const std::string& name, const cv::Mat& img, const st
   st.boxes += static_cast<long>(boxes.size());
   st.rules.kept += static_cast<long>(boxes.size());
   ++st.boxes_per_slice[static_cast<int>(boxes.size())];
-  for (const Box& b : boxes) st.box_w.push_back(b.w()), st.box_h.push_back(b.h());
+  for (const InstanceBox& b : boxes) st.box_w.push_back(b.w()), st.box_h.push_back(b.h());
 }
 
 // Keeps every positive slice and at most max_negatives negatives (seeded choice), ordered by slice index.
@@ -290,7 +290,7 @@ CaseResult process_slice_case(const CaseInput& c, const PrepareOptions& o) {
   struct SliceInfo {
     int s;
     fs::path file;
-    std::vector<Box> boxes;
+    std::vector<InstanceBox> boxes;
   };
   for (const fs::path& vd : verts) {
     std::string vname = vd.filename().string();
@@ -422,7 +422,7 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
     // Pass 1: which slices, and their boxes.
     struct SliceInfo {
       int s;
-      std::vector<Box> boxes;
+      std::vector<InstanceBox> boxes;
     };
     std::vector<SliceInfo> pos, neg;
     BoxCounts counts;
