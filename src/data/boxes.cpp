@@ -42,7 +42,7 @@ void grow(double& a0, double& a1, double side, double limit) {
 
 }  // namespace
 
-std::vector<Box> mask_to_boxes(const cv::Mat& mask, const BoxRules& rules, BoxCounts* counts) {
+std::vector<InstanceBox> mask_to_boxes(const cv::Mat& mask, const BoxRules& rules, BoxCounts* counts) {
   std::map<int, Extent> ext;
   switch (mask.type()) {
     case CV_8UC1: scan<uint8_t>(mask, ext); break;
@@ -52,9 +52,9 @@ std::vector<Box> mask_to_boxes(const cv::Mat& mask, const BoxRules& rules, BoxCo
   }
   BoxCounts local;
   BoxCounts& c = counts ? *counts : local;
-  std::vector<Box> out;
+  std::vector<InstanceBox> out;
   for (const auto& [inst, e] : ext) {
-    Box b{inst, static_cast<double>(e.x0), static_cast<double>(e.y0), e.x1 + 1.0, e.y1 + 1.0};
+    InstanceBox b{inst, static_cast<double>(e.x0), static_cast<double>(e.y0), e.x1 + 1.0, e.y1 + 1.0};
     const double w = b.w(), h = b.h();
     if (w * h < rules.min_area) {
       ++c.dropped_area;
@@ -74,7 +74,7 @@ std::vector<Box> mask_to_boxes(const cv::Mat& mask, const BoxRules& rules, BoxCo
   return out;
 }
 
-std::string yolo_line(const Box& b, int width, int height, int cls) {
+std::string yolo_line(const InstanceBox& b, int width, int height, int cls) {
   char buf[128];
   std::snprintf(buf, sizeof buf, "%d %.6f %.6f %.6f %.6f", cls, (b.x0 + b.x1) / 2 / width, (b.y0 + b.y1) / 2 / height,
                 b.w() / width, b.h() / height);

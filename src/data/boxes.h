@@ -18,7 +18,7 @@ struct BoxCounts {
 };
 
 // Pixel box [x0, x1) x [y0, y1) of one instance.
-struct Box {
+struct InstanceBox {
   int instance = 0;
   double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
   double w() const { return x1 - x0; }
@@ -29,9 +29,9 @@ struct Box {
 // apply to the tight bounding box of the instance's pixels: area < min_area is dropped, then aspect > max_aspect is
 // dropped, then sides < min_side are grown (dropping first keeps the area rule meaningful: a grown box is never
 // below 100 px²). `counts` (optional) accumulates what happened.
-std::vector<Box> mask_to_boxes(const cv::Mat& mask, const BoxRules& rules = {}, BoxCounts* counts = nullptr);
+std::vector<InstanceBox> mask_to_boxes(const cv::Mat& mask, const BoxRules& rules = {}, BoxCounts* counts = nullptr);
 
 // "0 cx cy w h" normalised by the image size, 6 decimals.
-std::string yolo_line(const Box& b, int width, int height, int cls = 0);
+std::string yolo_line(const InstanceBox& b, int width, int height, int cls = 0);
 
 }  // namespace vyolo

@@ -7,17 +7,11 @@
 
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "common/rng.h"
 
 namespace vyolo {
 
 namespace {
-
-uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // Portable random numbers (std distributions differ between standard libraries).
 struct Rng {

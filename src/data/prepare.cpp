@@ -119,16 +119,33 @@ json file_sig(const fs::path& p) {
   return j;
 }
 
-std::string fingerprint(const CaseInput& c, const PrepareOptions& o) {
+// The slicing recipe both the done markers and stats.json record: what decides which slices and pixels a case yields.
+// (json objects sort their keys, so the order of fields here does not change either file.)
+json recipe_json(const PrepareOptions& o) {
   json j;
   j["view"] = o.view;
   j["image_size"] = o.image_size;
   j["mode"] = o.mode;
   j["crop"] = o.crop;
   j["margin"] = o.margin;
+  j["vertebra_labels"] = o.vertebra_labels;
+  return j;
+}
+
+// Slice and box counts, as both the per-case markers and stats.json keep them.
+void put_counts(json& j, const PrepareStats& s) {
+  j["slices"] = s.slices;
+  j["slices_with_fracture"] = s.slices_with_fracture;
+  j["boxes"] = s.boxes;
+  json h = json::object();
+  for (auto& [k, v] : s.boxes_per_slice) h[std::to_string(k)] = v;
+  j["boxes_per_slice"] = h;
+}
+
+std::string fingerprint(const CaseInput& c, const PrepareOptions& o) {
+  json j = recipe_json(o);
   j["keep"] = o.keep;
   j["max_negatives"] = o.max_negatives;
-  j["vertebra_labels"] = o.vertebra_labels;
   j["allow_unlabeled"] = o.allow_unlabeled;
   j["seed"] = o.seed;
   if (o.mode == "slab") j["slab_window"] = o.slab_window;
@@ -144,12 +161,7 @@ std::string fingerprint(const CaseInput& c, const PrepareOptions& o) {
 
 json stats_to_json(const PrepareStats& s) {
   json j;
-  j["slices"] = s.slices;
-  j["slices_with_fracture"] = s.slices_with_fracture;
-  j["boxes"] = s.boxes;
-  json h = json::object();
-  for (auto& [k, v] : s.boxes_per_slice) h[std::to_string(k)] = v;
-  j["boxes_per_slice"] = h;
+  put_counts(j, s);
   j["box_w"] = s.box_w;
   j["box_h"] = s.box_h;
   j["rules"] = {{"kept", s.rules.kept},
@@ -218,11 +230,11 @@ struct CaseResult {
 };
 
 // Writes one slice image and its label file, and counts them.
-void emit(CaseResult& res, const std::string& name, const cv::Mat& img, const std::vector<Box>& boxes,
+void emit(CaseResult& res, const std::string& name, const cv::Mat& img, const std::vector<InstanceBox>& boxes,
           const PrepareOptions& o) {
   write_file_atomic(o.out / "images" / o.view / (name + ".png"), encode_png(img, o.png_compression));
   std::string lines;
-  for (const Box& b : boxes) lines += yolo_line(b, img.cols, img.rows) + "\n";
+  for (const InstanceBox& b : boxes) lines += yolo_line(b, img.cols, img.rows) + "\n";
   write_file_atomic(o.out / "labels" / o.view / (name + ".txt"), lines);
   res.files.push_back(name);
   PrepareStats& st = res.stats;
@@ -231,7 +243,7 @@ void emit(CaseResult& res, const std::string& name, const cv::Mat& img, const st
   st.boxes += static_cast<long>(boxes.size());
   st.rules.kept += static_cast<long>(boxes.size());
   ++st.boxes_per_slice[static_cast<int>(boxes.size())];
-  for (const Box& b : boxes) st.box_w.push_back(b.w()), st.box_h.push_back(b.h());
+  for (const InstanceBox& b : boxes) st.box_w.push_back(b.w()), st.box_h.push_back(b.h());
 }
 
 // Keeps every positive slice and at most max_negatives negatives (seeded choice), ordered by slice index.
@@ -266,7 +278,7 @@ CaseResult process_slice_case(const CaseInput& c, const PrepareOptions& o) {
   struct SliceInfo {
     int s;
     fs::path file;
-    std::vector<Box> boxes;
+    std::vector<InstanceBox> boxes;
   };
   for (const fs::path& vd : verts) {
     std::string vname = vd.filename().string();
@@ -398,7 +410,7 @@ CaseResult process_case(const CaseInput& c, const PrepareOptions& o) {
     // Pass 1: which slices, and their boxes.
     struct SliceInfo {
       int s;
-      std::vector<Box> boxes;
+      std::vector<InstanceBox> boxes;
     };
     std::vector<SliceInfo> pos, neg;
     BoxCounts counts;
@@ -593,19 +605,13 @@ PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log) {
 }
 
 std::string stats_json(const PrepareStats& s, const PrepareOptions& o) {
-  json j;
-  j["view"] = o.view;
-  j["mode"] = o.mode;
-  j["image_size"] = o.image_size;
   // The recipe, so a model trained on this set slices volumes the same way (the trainer copies it into checkpoints)
   // and `vyolo cv` can find the studies again for vertebra-level evaluation.
   std::error_code ec;
   const auto src = std::filesystem::absolute(o.source, ec);
+  json j = recipe_json(o);
   j["source"] = (ec ? o.source : src).string();
-  j["crop"] = o.crop;
-  j["margin"] = o.margin;
   j["slab_window"] = o.slab_window;
-  j["vertebra_labels"] = o.vertebra_labels;
   j["hu_windows"] = {{"bone", {{"min", o.hu_windows.bone.min}, {"max", o.hu_windows.bone.max}}},
                      {"soft_tissue", {{"min", o.hu_windows.soft_tissue.min}, {"max", o.hu_windows.soft_tissue.max}}},
                      {"wide", {{"min", o.hu_windows.wide.min}, {"max", o.hu_windows.wide.max}}}};
@@ -616,12 +622,7 @@ std::string stats_json(const PrepareStats& s, const PrepareOptions& o) {
   json f = json::array();
   for (auto& [c, why] : s.failures) f.push_back({{"case", c}, {"reason", why}});
   j["failures"] = f;
-  j["slices"] = s.slices;
-  j["slices_with_fracture"] = s.slices_with_fracture;
-  j["boxes"] = s.boxes;
-  json h = json::object();
-  for (auto& [k, v] : s.boxes_per_slice) h[std::to_string(k)] = v;
-  j["boxes_per_slice"] = h;
+  put_counts(j, s);
   std::vector<double> area(s.box_w.size());
   for (size_t i = 0; i < area.size(); ++i) area[i] = s.box_w[i] * s.box_h[i];
   j["box_size_px"] = {{"width", summary_stats(s.box_w)}, {"height", summary_stats(s.box_h)},

@@ -29,40 +29,19 @@ struct NimDeleter {
   void operator()(nifti_image* p) const { nifti_image_free(p); }
 };
 
-// niftilib accepts a truncated .gz stream without an error (the missing voxels come back as garbage) and silently
-// replaces NaN/Inf floats by 0, so the raw stream is checked here: it must inflate (gzopen also reads plain files)
-// to at least offset + nbytes bytes, and float voxels must be finite.
-void check_raw(const fs::path& path, size_t offset, size_t nbytes, int dtype, bool swap) {
+// Reads a gzip stream (gzopen also passes plain files through) in 1 MiB chunks, calling chunk(data, n, at) with `at`
+// the stream offset of data[0]; returns the bytes read. gz_buffer > 0 sets zlib's input buffer size. Throws
+// RuntimeError naming the path when the file cannot be opened or the stream is corrupt or truncated.
+template <class Chunk>
+size_t read_gz(const fs::path& path, Chunk&& chunk, unsigned gz_buffer = 0) {
   gzFile f = gzopen(path.string().c_str(), "rb");
   if (!f) throw RuntimeError(path.string() + ": cannot open");
-  const int width = dtype == DT_FLOAT32 ? 4 : dtype == DT_FLOAT64 ? 8 : 0;
+  if (gz_buffer) gzbuffer(f, gz_buffer);
   std::vector<char> buf(1 << 20);
   size_t total = 0;
   int n;
-  long bad = -1;
   while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) {
-    if (width && bad < 0) {
-      // Voxels are width-aligned relative to `offset`; chunks are a multiple of 8 bytes, as offsets are (NIfTI).
-      for (size_t p = 0; p + width <= static_cast<size_t>(n); p += width) {
-        const size_t at = total + p;
-        if (at < offset || at + width > offset + nbytes || (at - offset) % width) continue;
-        char v[8];
-        std::memcpy(v, buf.data() + p, width);
-        if (swap) std::reverse(v, v + width);
-        double x;
-        if (width == 4) {
-          float y;
-          std::memcpy(&y, v, 4);
-          x = y;
-        } else {
-          std::memcpy(&x, v, 8);
-        }
-        if (!std::isfinite(x)) {
-          bad = static_cast<long>((at - offset) / width);
-          break;
-        }
-      }
-    }
+    chunk(buf.data(), static_cast<size_t>(n), total);
     total += static_cast<size_t>(n);
   }
   int err = Z_OK;
@@ -71,6 +50,38 @@ void check_raw(const fs::path& path, size_t offset, size_t nbytes, int dtype, bo
   gzclose(f);
   if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
     throw RuntimeError(path.string() + ": corrupt or truncated gzip stream (" + what + ")");
+  return total;
+}
+
+// niftilib accepts a truncated .gz stream without an error (the missing voxels come back as garbage) and silently
+// replaces NaN/Inf floats by 0, so the raw stream is checked here: it must inflate to at least offset + nbytes bytes,
+// and float voxels must be finite.
+void check_raw(const fs::path& path, size_t offset, size_t nbytes, int dtype, bool swap) {
+  const int width = dtype == DT_FLOAT32 ? 4 : dtype == DT_FLOAT64 ? 8 : 0;
+  long bad = -1;
+  const size_t total = read_gz(path, [&](const char* data, size_t n, size_t start) {
+    if (!width || bad >= 0) return;
+    // Voxels are width-aligned relative to `offset`; chunks are a multiple of 8 bytes, as offsets are (NIfTI).
+    for (size_t p = 0; p + width <= n; p += width) {
+      const size_t at = start + p;
+      if (at < offset || at + width > offset + nbytes || (at - offset) % width) continue;
+      char v[8];
+      std::memcpy(v, data + p, width);
+      if (swap) std::reverse(v, v + width);
+      double x;
+      if (width == 4) {
+        float y;
+        std::memcpy(&y, v, 4);
+        x = y;
+      } else {
+        std::memcpy(&x, v, 8);
+      }
+      if (!std::isfinite(x)) {
+        bad = static_cast<long>((at - offset) / width);
+        break;
+      }
+    }
+  });
   if (total < offset + nbytes)
     throw RuntimeError(path.string() + ": truncated file (" + std::to_string(total) + " of " +
                        std::to_string(offset + nbytes) + " bytes)");
@@ -99,22 +110,11 @@ double affine_distance(const Mat4& a, const Mat4& b) {
 
 // Inflates a whole .nii.gz (or reads a plain file: gzopen passes it through); throws on a corrupt/truncated stream.
 std::string inflate_all(const fs::path& path) {
-  gzFile f = gzopen(path.string().c_str(), "rb");
-  if (!f) throw RuntimeError(path.string() + ": cannot open");
-  gzbuffer(f, 1 << 18);
   std::string out;
   std::error_code ec;
   const auto on_disk = fs::file_size(path, ec);
   out.reserve(ec ? (1 << 20) : static_cast<size_t>(on_disk) * 3);
-  std::vector<char> buf(1 << 20);
-  int n;
-  while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) out.append(buf.data(), n);
-  int err = Z_OK;
-  const char* msg = gzerror(f, &err);
-  const std::string what = msg ? msg : "";
-  gzclose(f);
-  if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
-    throw RuntimeError(path.string() + ": corrupt or truncated gzip stream (" + what + ")");
+  read_gz(path, [&](const char* data, size_t n, size_t) { out.append(data, n); }, 1 << 18);
   return out;
 }
 

@@ -5,20 +5,10 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "common/rng.h"
 #include "ops/letterbox.h"
 
 namespace vyolo::dataset {
-
-namespace {
-
-uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 double Rng::normal() {
   double u1 = uniform();
@@ -203,26 +193,27 @@ void random_hsv(cv::Mat& img, double hgain, double sgain, double vgain, Rng& rng
   cv::cvtColor(hsv, img, cv::COLOR_HSV2BGR);
 }
 
+namespace {
+
+// Mirrors the image and its boxes, up-down (vertical) or left-right.
+void flip(Sample& s, bool vertical) {
+  cv::Mat out;
+  cv::flip(s.img, out, vertical ? 0 : 1);
+  s.img = out;
+  const float extent = static_cast<float>(vertical ? s.img.rows : s.img.cols);
+  for (Box& b : s.boxes) {
+    float& lo = vertical ? b.y1 : b.x1;
+    float& hi = vertical ? b.y2 : b.x2;
+    const float new_lo = extent - hi, new_hi = extent - lo;
+    lo = new_lo, hi = new_hi;
+  }
+}
+
+}  // namespace
+
 void random_flip(Sample& s, double p_ud, double p_lr, Rng& rng) {
-  const float w = static_cast<float>(s.img.cols), h = static_cast<float>(s.img.rows);
-  if (p_ud > 0 && rng.uniform() < p_ud) {
-    cv::Mat out;
-    cv::flip(s.img, out, 0);
-    s.img = out;
-    for (Box& b : s.boxes) {
-      const float y1 = h - b.y2, y2 = h - b.y1;
-      b.y1 = y1, b.y2 = y2;
-    }
-  }
-  if (p_lr > 0 && rng.uniform() < p_lr) {
-    cv::Mat out;
-    cv::flip(s.img, out, 1);
-    s.img = out;
-    for (Box& b : s.boxes) {
-      const float x1 = w - b.x2, x2 = w - b.x1;
-      b.x1 = x1, b.x2 = x2;
-    }
-  }
+  if (p_ud > 0 && rng.uniform() < p_ud) flip(s, true);
+  if (p_lr > 0 && rng.uniform() < p_lr) flip(s, false);
 }
 
 Augmenter::Augmenter(std::shared_ptr<const YoloDataset> ds, HypConfig hyp, AugmentOptions opt)

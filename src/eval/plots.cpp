@@ -1,19 +1,19 @@
 #include "eval/plots.h"
 
-#include <opencv2/imgcodecs.hpp>
+#include <algorithm>
+#include <cmath>
+
 #include <opencv2/imgproc.hpp>
 
-#include <algorithm>
-#include <cstdio>
-
-#include "common/error.h"
-#include "common/fs_util.h"
+#include "common/format.h"
+#include "eval/plot_kit.h"
 
 namespace vyolo::eval {
 
 namespace {
 
-const cv::Scalar kBlack(0, 0, 0), kGrey(150, 150, 150), kLight(225, 225, 225), kMean(180, 119, 31);
+using plot::kBlack;
+const cv::Scalar kGrey(150, 150, 150), kLight(225, 225, 225), kMean(180, 119, 31);
 
 cv::Scalar class_colour(size_t i) {
   static const cv::Scalar palette[] = {{49, 55, 255},  {10, 249, 72},  {31, 178, 255}, {187, 137, 52},
@@ -22,60 +22,46 @@ cv::Scalar class_colour(size_t i) {
   return palette[i % (sizeof(palette) / sizeof(palette[0]))];
 }
 
-void save_png(const cv::Mat& img, const std::string& path) {
-  std::vector<uchar> buf;
-  if (!cv::imencode(".png", img, buf)) throw RuntimeError("cannot encode PNG for " + path);
-  write_file_atomic(path, std::string(buf.begin(), buf.end()));
-}
+using plot::text;
 
-std::string fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof(b), f, v);
-  return b;
-}
-
-struct Axes {
-  cv::Rect area;
-  cv::Point at(double x, double y) const {
-    return {area.x + static_cast<int>(std::lround(std::clamp(x, 0.0, 1.0) * area.width)),
-            area.y + area.height - static_cast<int>(std::lround(std::clamp(y, 0.0, 1.0) * area.height))};
-  }
+// A white 900 x 600 canvas with a 0..1 grid, tick labels, title and axis labels around a 560 x 480 plot area.
+struct Chart {
+  cv::Mat img;
+  plot::Axes ax;
 };
 
-Axes draw_frame(cv::Mat& img, const std::string& title, const std::string& xlabel, const std::string& ylabel) {
-  Axes ax{cv::Rect(80, 50, 560, 480)};
-  const auto font = cv::FONT_HERSHEY_SIMPLEX;
+Chart new_chart(const std::string& title, const std::string& xlabel, const std::string& ylabel) {
+  Chart ch{cv::Mat(600, 900, CV_8UC3, plot::kWhite), plot::Axes{cv::Rect(80, 50, 560, 480)}};
+  cv::Mat& img = ch.img;
+  const plot::Axes& ax = ch.ax;
   for (int k = 0; k <= 5; ++k) {
     const double v = k / 5.0;
     cv::line(img, ax.at(v, 0), ax.at(v, 1), kLight, 1);
     cv::line(img, ax.at(0, v), ax.at(1, v), kLight, 1);
-    const std::string t = fmt("%.1f", v);
-    cv::putText(img, t, ax.at(v, 0) + cv::Point(-12, 22), font, 0.45, kBlack, 1, cv::LINE_AA);
-    cv::putText(img, t, ax.at(0, v) + cv::Point(-36, 5), font, 0.45, kBlack, 1, cv::LINE_AA);
+    const std::string t = format_number("%.1f", v);
+    text(img, t, ax.at(v, 0) + cv::Point(-12, 22));
+    text(img, t, ax.at(0, v) + cv::Point(-36, 5));
   }
   cv::rectangle(img, ax.area, kBlack, 1);
-  cv::putText(img, title, {ax.area.x + ax.area.width / 2 - 120, 32}, font, 0.65, kBlack, 1, cv::LINE_AA);
-  cv::putText(img, xlabel, {ax.area.x + ax.area.width / 2 - 30, ax.area.br().y + 48}, font, 0.55, kBlack, 1,
-              cv::LINE_AA);
-  cv::Mat yl(30, 200, img.type(), cv::Scalar(255, 255, 255));
-  cv::putText(yl, ylabel, {10, 20}, font, 0.55, kBlack, 1, cv::LINE_AA);
-  cv::rotate(yl, yl, cv::ROTATE_90_COUNTERCLOCKWISE);
-  yl.copyTo(img(cv::Rect(8, ax.area.y + ax.area.height / 2 - 100, yl.cols, yl.rows)));
-  return ax;
+  text(img, title, {ax.area.x + ax.area.width / 2 - 120, 32}, 0.65);
+  text(img, xlabel, {ax.area.x + ax.area.width / 2 - 30, ax.area.br().y + 48}, 0.55);
+  plot::paste(img, plot::vertical_text(ylabel, {200, 30}, {10, 20}, 0.55, img.type()),
+              {8, ax.area.y + ax.area.height / 2 - 100});
+  return ch;
 }
 
-void polyline(cv::Mat& img, const Axes& ax, const std::vector<double>& x, const std::vector<double>& y,
-              const cv::Scalar& c, int thickness) {
-  std::vector<cv::Point> pts;
-  for (size_t i = 0; i < x.size() && i < y.size(); ++i) pts.push_back(ax.at(x[i], y[i]));
-  if (pts.size() > 1) cv::polylines(img, pts, false, c, thickness, cv::LINE_AA);
+void polyline(Chart& ch, const std::vector<double>& x, const std::vector<double>& y, const cv::Scalar& c,
+              int thickness) {
+  plot::draw_curve(ch.img, plot::curve_points(ch.ax, x, y), c, thickness);
 }
 
-void legend(cv::Mat& img, const std::vector<std::pair<std::string, cv::Scalar>>& rows) {
+using LegendRows = std::vector<std::pair<std::string, cv::Scalar>>;
+
+void legend(cv::Mat& img, const LegendRows& rows) {
   int y = 60;
   for (const auto& [text, c] : rows) {
     cv::line(img, {660, y - 4}, {685, y - 4}, c, 3, cv::LINE_AA);
-    cv::putText(img, text, {692, y}, cv::FONT_HERSHEY_SIMPLEX, 0.45, kBlack, 1, cv::LINE_AA);
+    plot::text(img, text, {692, y});
     y += 20;
   }
 }
@@ -91,35 +77,36 @@ std::vector<double> class_mean(const std::vector<std::vector<double>>& rows, siz
   return m;
 }
 
+// One thin line per class: coloured with a legend row each (name, plus AP50 when with_ap) when there are fewer than
+// 21 classes, otherwise grey and unlabelled. Returns the legend rows.
+LegendRows class_curves(Chart& ch, const DetectionMetrics& m, const std::vector<std::vector<double>>& curves,
+                        const std::vector<std::string>& names, bool with_ap) {
+  LegendRows rows;
+  const bool per_class_legend = !m.per_class.empty() && m.per_class.size() < 21;
+  for (size_t c = 0; c < curves.size(); ++c) {
+    const cv::Scalar col = per_class_legend ? class_colour(c) : kGrey;
+    polyline(ch, m.x, curves[c], col, 1);
+    if (!per_class_legend) continue;
+    const std::string ap = with_ap ? format_number(" %.3f", m.per_class[c].ap50()) : "";
+    rows.push_back({class_name(names, m.per_class[c].cls) + ap, col});
+  }
+  return rows;
+}
+
 }  // namespace
 
 void plot_pr_curve(const DetectionMetrics& m, const std::vector<std::string>& names, const std::string& path) {
-  cv::Mat img(600, 900, CV_8UC3, cv::Scalar(255, 255, 255));
-  Axes ax = draw_frame(img, "Precision-Recall Curve", "Recall", "Precision");
-  std::vector<std::pair<std::string, cv::Scalar>> rows;
-  const bool per_class_legend = !m.per_class.empty() && m.per_class.size() < 21;
-  for (size_t c = 0; c < m.pr_curve.size(); ++c) {
-    const cv::Scalar col = per_class_legend ? class_colour(c) : kGrey;
-    polyline(img, ax, m.x, m.pr_curve[c], col, 1);
-    if (per_class_legend)
-      rows.push_back({class_name(names, m.per_class[c].cls) + fmt(" %.3f", m.per_class[c].ap50()), col});
-  }
-  if (!m.pr_curve.empty()) polyline(img, ax, m.x, class_mean(m.pr_curve, m.x.size()), kMean, 3);
-  rows.push_back({fmt("all classes %.3f mAP@0.5", m.map50), kMean});
-  legend(img, rows);
-  save_png(img, path);
+  Chart ch = new_chart("Precision-Recall Curve", "Recall", "Precision");
+  LegendRows rows = class_curves(ch, m, m.pr_curve, names, true);
+  if (!m.pr_curve.empty()) polyline(ch, m.x, class_mean(m.pr_curve, m.x.size()), kMean, 3);
+  rows.push_back({format_number("all classes %.3f mAP@0.5", m.map50), kMean});
+  legend(ch.img, rows);
+  plot::write_png(path, ch.img);
 }
 
 void plot_f1_curve(const DetectionMetrics& m, const std::vector<std::string>& names, const std::string& path) {
-  cv::Mat img(600, 900, CV_8UC3, cv::Scalar(255, 255, 255));
-  Axes ax = draw_frame(img, "F1-Confidence Curve", "Confidence", "F1");
-  std::vector<std::pair<std::string, cv::Scalar>> rows;
-  const bool per_class_legend = !m.per_class.empty() && m.per_class.size() < 21;
-  for (size_t c = 0; c < m.f1_curve.size(); ++c) {
-    const cv::Scalar col = per_class_legend ? class_colour(c) : kGrey;
-    polyline(img, ax, m.x, m.f1_curve[c], col, 1);
-    if (per_class_legend) rows.push_back({class_name(names, m.per_class[c].cls), col});
-  }
+  Chart ch = new_chart("F1-Confidence Curve", "Confidence", "F1");
+  LegendRows rows = class_curves(ch, m, m.f1_curve, names, false);
   std::vector<double> mean = class_mean(m.f1_curve, m.x.size());
   // The same 5% box filter Ultralytics draws (the best-F1 pick itself uses 10%).
   const int n = static_cast<int>(mean.size()), half = static_cast<int>(std::lround(n * 0.05 * 2)) / 2 / 2;
@@ -130,12 +117,12 @@ void plot_f1_curve(const DetectionMetrics& m, const std::vector<std::string>& na
     sm[i] = s / (2 * half + 1);
   }
   if (n > 0) {
-    polyline(img, ax, m.x, sm, kMean, 3);
+    polyline(ch, m.x, sm, kMean, 3);
     const int best = static_cast<int>(std::max_element(sm.begin(), sm.end()) - sm.begin());
-    rows.push_back({fmt("all classes %.2f", sm[best]) + fmt(" at %.3f", m.x[best]), kMean});
+    rows.push_back({format_number("all classes %.2f", sm[best]) + format_number(" at %.3f", m.x[best]), kMean});
   }
-  legend(img, rows);
-  save_png(img, path);
+  legend(ch.img, rows);
+  plot::write_png(path, ch.img);
 }
 
 void plot_confusion_matrix(const ConfusionMatrix& cm, const std::vector<std::string>& names, const std::string& path,
@@ -150,8 +137,8 @@ void plot_confusion_matrix(const ConfusionMatrix& cm, const std::vector<std::str
     for (int c = 0; c < n; ++c) vmax = std::max(vmax, normalize ? mat[r][c] / (col_sum[c] + 1e-9) : mat[r][c]);
 
   const int cell = std::clamp(640 / n, 8, 90), left = 150, top = 70;
-  cv::Mat img(top + n * cell + 150, left + n * cell + 40, CV_8UC3, cv::Scalar(255, 255, 255));
-  const auto font = cv::FONT_HERSHEY_SIMPLEX;
+  cv::Mat img(top + n * cell + 150, left + n * cell + 40, CV_8UC3, plot::kWhite);
+  const auto font = cv::FONT_HERSHEY_SIMPLEX;  // for getTextSize
   const bool labels = !names.empty() && static_cast<int>(names.size()) == cm.nc() && n < 100;
   auto label = [&](int i) { return i == cm.nc() ? std::string("background") : labels ? names[i] : std::to_string(i); };
   for (int r = 0; r < n; ++r)
@@ -162,29 +149,25 @@ void plot_confusion_matrix(const ConfusionMatrix& cm, const std::vector<std::str
       const cv::Rect box(left + c * cell, top + r * cell, cell, cell);
       cv::rectangle(img, box, colour, cv::FILLED);
       if (n < 31 && v >= 0.005) {
-        const std::string txt = normalize ? fmt("%.2f", v) : fmt("%.0f", v);
+        const std::string txt = normalize ? format_number("%.2f", v) : format_number("%.0f", v);
         const double scale = std::min(0.5, cell / 90.0);
         int base = 0;
         const cv::Size ts = cv::getTextSize(txt, font, scale, 1, &base);
-        cv::putText(img, txt, {box.x + (cell - ts.width) / 2, box.y + (cell + ts.height) / 2}, font, scale,
-                    t > 0.5 ? cv::Scalar(255, 255, 255) : kBlack, 1, cv::LINE_AA);
+        text(img, txt, {box.x + (cell - ts.width) / 2, box.y + (cell + ts.height) / 2}, scale, 1,
+             t > 0.5 ? plot::kWhite : kBlack);
       }
     }
   cv::rectangle(img, cv::Rect(left, top, n * cell, n * cell), kGrey, 1);
   if (n < 31)
     for (int i = 0; i < n; ++i) {
-      cv::putText(img, label(i), {8, top + i * cell + cell / 2 + 5}, font, 0.45, kBlack, 1, cv::LINE_AA);
-      cv::Mat xl(24, 140, img.type(), cv::Scalar(255, 255, 255));
-      cv::putText(xl, label(i), {4, 17}, font, 0.45, kBlack, 1, cv::LINE_AA);
-      cv::rotate(xl, xl, cv::ROTATE_90_COUNTERCLOCKWISE);
-      const int x0 = left + i * cell + cell / 2 - 12;
-      if (x0 >= 0 && x0 + xl.cols <= img.cols && top + n * cell + 4 + xl.rows <= img.rows)
-        xl.copyTo(img(cv::Rect(x0, top + n * cell + 4, xl.cols, xl.rows)));
+      text(img, label(i), {8, top + i * cell + cell / 2 + 5});
+      plot::paste(img, plot::vertical_text(label(i), {140, 24}, {4, 17}, 0.45, img.type()),
+                  {left + i * cell + cell / 2 - 12, top + n * cell + 4});
     }
   const std::string title = normalize ? "Confusion Matrix Normalized" : "Confusion Matrix";
-  cv::putText(img, title, {left, 30}, font, 0.65, kBlack, 1, cv::LINE_AA);
-  cv::putText(img, "True (columns) / Predicted (rows)", {left, 55}, font, 0.45, kGrey, 1, cv::LINE_AA);
-  save_png(img, path);
+  text(img, title, {left, 30}, 0.65);
+  text(img, "True (columns) / Predicted (rows)", {left, 55}, 0.45, 1, kGrey);
+  plot::write_png(path, img);
 }
 
 }  // namespace vyolo::eval

@@ -2,45 +2,25 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
-#include "common/fs_util.h"
 
 namespace vyolo::findings {
 
 namespace {
 
+using plot::centered_text;
+using plot::fixed;
+using plot::kBlack;
+using plot::kWhite;
+using plot::text;
+
 const int W = 640, H = 540, L = 80, R = 30, T = 50, B = 70;  // canvas and plot-area margins
-const cv::Scalar kBlack(0, 0, 0), kGrey(200, 200, 200), kWhite(255, 255, 255);
+const plot::Axes kAxes{cv::Rect(L, T, W - L - R, H - T - B)};
+const cv::Scalar kGrey(200, 200, 200);
 const cv::Scalar kColors[] = {{180, 119, 31}, {14, 127, 255}, {44, 160, 44}, {40, 39, 214}, {189, 103, 148}};
-
-cv::Point to_px(double x, double y) {
-  x = std::clamp(x, 0.0, 1.0);
-  y = std::clamp(y, 0.0, 1.0);
-  return {L + int(std::lround(x * (W - L - R))), H - B - int(std::lround(y * (H - T - B)))};
-}
-
-void text(cv::Mat& img, const std::string& s, cv::Point p, double scale = 0.45, int thick = 1,
-          const cv::Scalar& c = kBlack) {
-  cv::putText(img, s, p, cv::FONT_HERSHEY_SIMPLEX, scale, c, thick, cv::LINE_AA);
-}
-
-void centered(cv::Mat& img, const std::string& s, cv::Point p, double scale = 0.45, int thick = 1) {
-  int base = 0;
-  cv::Size sz = cv::getTextSize(s, cv::FONT_HERSHEY_SIMPLEX, scale, thick, &base);
-  text(img, s, {p.x - sz.width / 2, p.y + sz.height / 2}, scale, thick);
-}
-
-std::string fmt(double v, int prec) {
-  if (std::isnan(v)) return "n/a";
-  char b[32];
-  std::snprintf(b, sizeof b, "%.*f", prec, v);
-  return b;
-}
 
 }  // namespace
 
@@ -50,46 +30,34 @@ cv::Mat line_plot(const std::string& title, const std::string& x_label, const st
   cv::Mat img(H, W, CV_8UC3, kWhite);
   std::vector<std::pair<double, std::string>> xt = x_ticks;
   if (xt.empty())
-    for (int i = 0; i <= 5; ++i) xt.push_back({i / 5.0, fmt(i / 5.0, 1)});
+    for (int i = 0; i <= 5; ++i) xt.push_back({i / 5.0, fixed(i / 5.0, 1)});
   for (const auto& [x, s] : xt) {
-    cv::line(img, to_px(x, 0), to_px(x, 1), kGrey, 1);
-    centered(img, s, to_px(x, 0) + cv::Point(0, 16), 0.4);
+    cv::line(img, kAxes.at(x, 0), kAxes.at(x, 1), kGrey, 1);
+    centered_text(img, s, kAxes.at(x, 0) + cv::Point(0, 16), 0.4);
   }
   for (int i = 0; i <= 5; ++i) {
     double y = i / 5.0;
-    cv::line(img, to_px(0, y), to_px(1, y), kGrey, 1);
-    text(img, fmt(y, 1), to_px(0, y) + cv::Point(-34, 5), 0.4);
+    cv::line(img, kAxes.at(0, y), kAxes.at(1, y), kGrey, 1);
+    text(img, fixed(y, 1), kAxes.at(0, y) + cv::Point(-34, 5), 0.4);
   }
-  cv::rectangle(img, to_px(0, 1), to_px(1, 0), kBlack, 1);
-  if (diagonal) cv::line(img, to_px(0, 0), to_px(1, 1), kGrey, 1, cv::LINE_AA);
-  centered(img, title, {W / 2, T / 2}, 0.6, 1);
-  centered(img, x_label, {L + (W - L - R) / 2, H - 25}, 0.5);
-  // Rotated y label: draw on a strip, rotate it.
-  {
+  cv::rectangle(img, kAxes.at(0, 1), kAxes.at(1, 0), kBlack, 1);
+  if (diagonal) cv::line(img, kAxes.at(0, 0), kAxes.at(1, 1), kGrey, 1, cv::LINE_AA);
+  centered_text(img, title, {W / 2, T / 2}, 0.6, 1);
+  centered_text(img, x_label, {L + (W - L - R) / 2, H - 25}, 0.5);
+  {  // y label: a strip sized to the text, turned and centred on the axis
     int base = 0;
-    cv::Size sz = cv::getTextSize(y_label, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &base);
-    cv::Mat strip(sz.height + base + 6, sz.width + 6, CV_8UC3, kWhite);
-    text(strip, y_label, {3, sz.height + 2}, 0.5);
-    cv::Mat rot;
-    cv::rotate(strip, rot, cv::ROTATE_90_COUNTERCLOCKWISE);
-    int y0 = std::max(0, T + (H - T - B) / 2 - rot.rows / 2), x0 = 8;
-    if (y0 + rot.rows <= H && x0 + rot.cols <= W) rot.copyTo(img(cv::Rect(x0, y0, rot.cols, rot.rows)));
+    const cv::Size sz = cv::getTextSize(y_label, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &base);
+    const cv::Mat rot = plot::vertical_text(y_label, {sz.width + 6, sz.height + base + 6}, {3, sz.height + 2}, 0.5,
+                                            CV_8UC3);
+    plot::paste(img, rot, {8, std::max(0, T + (H - T - B) / 2 - rot.rows / 2)});
   }
   int legend_y = T + 18;
   for (size_t s = 0; s < series.size(); ++s) {
     const auto& sr = series[s];
     const cv::Scalar& c = kColors[s % 5];
-    std::vector<cv::Point> pts;
-    double px = 0, py = 0;
-    for (size_t i = 0; i < sr.x.size() && i < sr.y.size(); ++i) {
-      if (std::isnan(sr.x[i]) || std::isnan(sr.y[i])) continue;
-      if (!pts.empty() && sr.step == Step::Pre) pts.push_back(to_px(px, sr.y[i]));
-      if (!pts.empty() && sr.step == Step::Post) pts.push_back(to_px(sr.x[i], py));
-      pts.push_back(to_px(sr.x[i], sr.y[i]));
-      px = sr.x[i], py = sr.y[i];
-    }
-    if (pts.size() >= 2) cv::polylines(img, pts, false, c, 2, cv::LINE_AA);
-    else if (pts.size() == 1) cv::circle(img, pts[0], 3, c, cv::FILLED, cv::LINE_AA);
+    const std::vector<cv::Point> pts = plot::curve_points(kAxes, sr.x, sr.y, sr.step);
+    plot::draw_curve(img, pts, c, 2);
+    if (pts.size() == 1) cv::circle(img, pts[0], 3, c, cv::FILLED, cv::LINE_AA);
   }
   for (size_t s = 0; s < series.size(); ++s) {  // legends after all curves, so no curve crosses them
     const auto& sr = series[s];
@@ -108,12 +76,12 @@ cv::Mat line_plot(const std::string& title, const std::string& x_label, const st
 }
 
 cv::Mat roc_plot(const RocCurve& roc, double auc, const std::string& title) {
-  Series s{"AUC = " + fmt(auc, 3), roc.fpr, roc.tpr, Step::None};
+  Series s{"AUC = " + fixed(auc, 3), roc.fpr, roc.tpr, Step::None};
   return line_plot(title, "false positive rate (1 - specificity)", "true positive rate (sensitivity)", {s}, true);
 }
 
 cv::Mat pr_plot(const PrCurve& pr, double ap, const std::string& title) {
-  Series s{"AP = " + fmt(ap, 3), {}, {}, Step::Pre};
+  Series s{"AP = " + fixed(ap, 3), {}, {}, Step::Pre};
   if (!pr.recall.empty()) {
     s.x.push_back(0);
     s.y.push_back(pr.precision.front());
@@ -134,7 +102,7 @@ cv::Mat f1_threshold_plot(const std::vector<double>& scores, const std::vector<i
     r.x.push_back(t), r.y.push_back(m.recall);
   }
   BinaryMetrics best = best_f1_point(scores, labels);
-  f1.name = "F1 (best " + fmt(best.f1, 3) + " at " + fmt(best.threshold, 3) + ")";
+  f1.name = "F1 (best " + fixed(best.f1, 3) + " at " + fixed(best.threshold, 3) + ")";
   return line_plot(title, "confidence threshold", "value", {f1, p, r});
 }
 
@@ -152,12 +120,12 @@ cv::Mat confusion_plot(const Confusion& cm, double threshold, const std::string&
       cv::rectangle(img, rect, cv::Scalar(255, shade, shade), cv::FILLED);
       cv::rectangle(img, rect, kBlack, 1);
       cv::Point ctr(rect.x + cell / 2, rect.y + cell / 2);
-      centered(img, std::to_string(cells[r][c]), ctr - cv::Point(0, 12), 0.9, 2);
-      centered(img, "(" + fmt(frac, 2) + " of row)", ctr + cv::Point(0, 22), 0.45);
+      centered_text(img, std::to_string(cells[r][c]), ctr - cv::Point(0, 12), 0.9, 2);
+      centered_text(img, "(" + fixed(frac, 2) + " of row)", ctr + cv::Point(0, 22), 0.45);
     }
-  centered(img, title + " @ " + fmt(threshold, 3), {img.cols / 2, 22}, 0.55);
-  centered(img, "predicted negative", {M + cell / 2, 50 + S + 20}, 0.45);
-  centered(img, "predicted positive", {M + cell + cell / 2, 50 + S + 20}, 0.45);
+  centered_text(img, title + " @ " + fixed(threshold, 3), {img.cols / 2, 22}, 0.55);
+  centered_text(img, "predicted negative", {M + cell / 2, 50 + S + 20}, 0.45);
+  centered_text(img, "predicted positive", {M + cell + cell / 2, 50 + S + 20}, 0.45);
   text(img, "true neg.", {8, 50 + cell / 2 + 5}, 0.45);
   text(img, "true pos.", {8, 50 + cell + cell / 2 + 5}, 0.45);
   return img;
@@ -166,7 +134,7 @@ cv::Mat confusion_plot(const Confusion& cm, double threshold, const std::string&
 cv::Mat froc_plot(const FrocResult& froc, const std::string& title) {
   // x = log2(FP per volume) from 1/8 to 8 mapped onto [0, 1].
   auto xmap = [](double f) { return f <= 0 ? 0.0 : (std::log2(f) + 3.0) / 6.0; };
-  Series curve{"FROC (mean sens. " + fmt(froc.mean_sensitivity, 3) + ")", {}, {}, Step::Post};
+  Series curve{"FROC (mean sens. " + fixed(froc.mean_sensitivity, 3) + ")", {}, {}, Step::Post};
   for (size_t i = 0; i < froc.curve_fppv.size(); ++i) {
     curve.x.push_back(xmap(froc.curve_fppv[i]));
     curve.y.push_back(froc.curve_sens[i]);
@@ -177,7 +145,7 @@ cv::Mat froc_plot(const FrocResult& froc, const std::string& title) {
   cv::Mat img = line_plot(title, "false positives per volume", "sensitivity", {curve}, false, ticks);
   for (size_t i = 0; i < froc.fp_rates.size(); ++i)
     if (!std::isnan(froc.sensitivities[i]))
-      cv::circle(img, to_px(xmap(froc.fp_rates[i]), froc.sensitivities[i]), 4, kColors[3], cv::FILLED, cv::LINE_AA);
+      cv::circle(img, kAxes.at(xmap(froc.fp_rates[i]), froc.sensitivities[i]), 4, kColors[3], cv::FILLED, cv::LINE_AA);
   return img;
 }
 
@@ -209,7 +177,7 @@ cv::Mat overlay_montage(const std::vector<MontageTile>& tiles, int cols, int til
       cv::Point p1(int(std::lround(bx.x1 * s)), int(std::lround(bx.y1 * s)));
       cv::Point p2(int(std::lround(bx.x2 * s)), int(std::lround(bx.y2 * s)));
       cv::rectangle(scaled, p1, p2, cv::Scalar(0, 0, 255), 1, cv::LINE_AA);
-      std::string lab = b < tile.box_labels.size() ? tile.box_labels[b] : fmt(bx.score, 2);
+      std::string lab = b < tile.box_labels.size() ? tile.box_labels[b] : fixed(bx.score, 2);
       text(scaled, lab, {p1.x, std::max(10, p1.y - 3)}, 0.35, 1, cv::Scalar(0, 0, 255));
     }
     int r = int(t) / cols, c = int(t) % cols;
@@ -230,12 +198,6 @@ std::vector<std::pair<int, int>> montage_slices(const std::vector<Candidate>& ca
     out.push_back({best->slice, int(i)});
   }
   return out;
-}
-
-void write_png(const std::filesystem::path& path, const cv::Mat& image) {
-  std::vector<uchar> buf;
-  if (image.empty() || !cv::imencode(".png", image, buf)) throw RuntimeError("cannot encode PNG " + path.string());
-  write_file_atomic(path, std::string(buf.begin(), buf.end()));
 }
 
 }  // namespace vyolo::findings

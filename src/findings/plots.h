@@ -1,5 +1,5 @@
-// PNG plots drawn with OpenCV (no plotting library): curves, confusion matrices, slice overlay montages.
-// write_png writes atomically.
+// Clinical PNG plots (ROC, PR, F1, confusion, FROC, slice overlay montages), drawn with the kit in eval/plot_kit.h.
+// write_png (the kit's) writes atomically.
 #pragma once
 #include <filesystem>
 #include <string>
@@ -7,13 +7,14 @@
 
 #include <opencv2/core.hpp>
 
+#include "eval/plot_kit.h"
 #include "findings/candidate.h"
 #include "findings/clinical_metrics.h"
 
 namespace vyolo::findings {
 
 // Step::Pre rises before moving right (a PR curve: area = AP); Step::Post moves right first (FROC).
-enum class Step { None, Pre, Post };
+using plot::Step;
 struct Series {
   std::string name;
   std::vector<double> x, y;  // NaN points are skipped
@@ -45,6 +46,6 @@ cv::Mat overlay_montage(const std::vector<MontageTile>& tiles, int cols = 4, int
 // showing in a montage. Returns (slice index, candidate index) pairs.
 std::vector<std::pair<int, int>> montage_slices(const std::vector<Candidate>& candidates, int max_tiles = 16);
 
-void write_png(const std::filesystem::path& path, const cv::Mat& image);
+using plot::write_png;
 
 }  // namespace vyolo::findings

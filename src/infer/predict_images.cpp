@@ -10,16 +10,13 @@
 
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "common/format.h"
 
 namespace vyolo::infer {
 
 namespace {
 
-std::string fmt_g(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
+std::string fmt_g(double v) { return format_number("%g", v); }
 
 std::string encode_like(const fs::path& p, const cv::Mat& img) {
   std::string ext = p.extension().string();

@@ -2,32 +2,19 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
-
-#include <opencv2/imgcodecs.hpp>
 
 #include "common/error.h"
 #include "log/record_io.h"
+#include "log/tracker_util.h"
 #include "tb_event.pb.h"
 
 namespace vyolo::log {
 namespace {
 
-double now_secs() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string hostname() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
-  return buf;
-}
-
 std::filesystem::path new_event_path(const std::filesystem::path& dir) {
   char secs[16];
-  std::snprintf(secs, sizeof secs, "%010lld", static_cast<long long>(now_secs()));
+  std::snprintf(secs, sizeof secs, "%010lld", static_cast<long long>(unix_now()));
   std::string base = std::string("events.out.tfevents.") + secs + "." + hostname() + "." + std::to_string(getpid());
   for (int n = 0;; ++n) {
     auto p = dir / (base + "." + std::to_string(n));
@@ -100,7 +87,7 @@ TensorBoardLogger::TensorBoardLogger(const Config& cfg, const RunInfo& info) : c
   path_ = new_event_path(dir);
   writer_ = std::make_unique<TFRecordWriter>(path_);
   tbpb::Event e;
-  e.set_wall_time(now_secs());
+  e.set_wall_time(unix_now());
   e.set_file_version("brain.Event:2");
   writer_->write(e.SerializeAsString());
   writer_->flush();
@@ -110,7 +97,7 @@ TensorBoardLogger::~TensorBoardLogger() = default;
 
 void TensorBoardLogger::write(int64_t step, const std::string& summary_bytes) {
   tbpb::Event e;
-  e.set_wall_time(now_secs());
+  e.set_wall_time(unix_now());
   e.set_step(step);
   e.mutable_summary()->ParseFromString(summary_bytes);
   writer_->write(e.SerializeAsString());
@@ -126,7 +113,7 @@ void TensorBoardLogger::run_start(const RunInfo& info) {
     auto hp = hparams_of(cfg_);
     tbpb::HParamsPluginData exp;
     auto* x = exp.mutable_experiment();
-    x->set_time_created_secs(now_secs());
+    x->set_time_created_secs(unix_now());
     for (const auto& [name, value] : hp) {
       auto* hi = x->add_hparam_infos();
       hi->set_name(name);
@@ -146,7 +133,7 @@ void TensorBoardLogger::run_start(const RunInfo& info) {
     auto* si = start.mutable_session_start_info();
     for (const auto& [name, value] : hp) (*si->mutable_hparams())[name] = value;
     si->set_group_name(cfg_.logging.experiment_name + "/" + info.run_name);
-    si->set_start_time_secs(now_secs());
+    si->set_start_time_secs(unix_now());
     add_hparams(s, "_hparams_/session_start_info", start);
   }
   write(0, s.SerializeAsString());
@@ -163,8 +150,7 @@ void TensorBoardLogger::scalars(int64_t step, const std::map<std::string, double
 }
 
 void TensorBoardLogger::image(int64_t step, const std::string& tag, const cv::Mat& bgr) {
-  std::vector<uchar> png;
-  if (bgr.empty() || !cv::imencode(".png", bgr, png)) throw RuntimeError("cannot PNG-encode image " + tag);
+  const std::string png = png_bytes(bgr, tag);
   tbpb::Summary s;
   auto* v = s.add_value();
   v->set_tag(tag);
@@ -172,7 +158,7 @@ void TensorBoardLogger::image(int64_t step, const std::string& tag, const cv::Ma
   img->set_height(bgr.rows);
   img->set_width(bgr.cols);
   img->set_colorspace(bgr.channels() == 1 ? 1 : bgr.channels() == 4 ? 4 : 3);
-  img->set_encoded_image_string(std::string(png.begin(), png.end()));
+  img->set_encoded_image_string(png);
   write(step, s.SerializeAsString());
 }
 
@@ -190,7 +176,7 @@ void TensorBoardLogger::run_end(const std::map<std::string, double>& final_metri
   }
   tbpb::HParamsPluginData end;
   end.mutable_session_end_info()->set_status(exit_code == 0 ? 1 : 2);
-  end.mutable_session_end_info()->set_end_time_secs(now_secs());
+  end.mutable_session_end_info()->set_end_time_secs(unix_now());
   add_hparams(s, "_hparams_/session_end_info", end);
   write(last_epoch_ >= 0 ? last_epoch_ : last_step_, s.SerializeAsString());
 }

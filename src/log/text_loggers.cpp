@@ -7,15 +7,12 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/format.h"
 
 namespace vyolo::log {
 namespace {
 
-std::string g6(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+std::string g6(double v) { return format_number("%.6g", v); }  // as Ultralytics writes results.csv
 
 std::vector<std::string> split_csv(const std::string& line) {
   std::vector<std::string> out;

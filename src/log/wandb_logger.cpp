@@ -1,25 +1,21 @@
 #include "log/wandb_logger.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <random>
 #include <sstream>
 #include <thread>
 
-#include <opencv2/imgcodecs.hpp>
-
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "log/record_io.h"
 #include "log/sha256.h"
 #include "log/text_loggers.h"
+#include "log/tracker_util.h"
 #include "wandb_record.pb.h"
 
 namespace vyolo::log {
@@ -41,17 +37,6 @@ std::string trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-double unix_now() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string hostname() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
-  return buf;
-}
-
 // W&B's run ids: 8 characters of [a-z0-9].
 std::string new_run_id() {
   static const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -60,24 +45,6 @@ std::string new_run_id() {
   std::string id;
   for (int i = 0; i < 8; ++i) id += alphabet[gen() % 36];
   return id;
-}
-
-std::string local_stamp(double t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  localtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d_%H%M%S", &tm);
-  return buf;
-}
-
-std::string iso_utc(double t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // Non-finite numbers travel as strings: the Go JSON parser in `wandb sync` rejects bare NaN tokens.
@@ -109,6 +76,16 @@ json yaml_to_json(const YAML::Node& n) {
     if (*end == '\0' && std::isfinite(d)) return d;
   }
   return s;
+}
+
+// A JSON object as key/value_json items, the layout W&B's config, history and summary items share.
+template <class Items>
+void add_json_items(Items* items, const json& obj) {
+  for (const auto& [k, v] : obj.items()) {
+    auto* item = items->Add();
+    item->set_key(k);
+    item->set_value_json(v.dump());
+  }
 }
 
 void set_time(wbpb::Timestamp* ts, double t) {
@@ -214,7 +191,7 @@ WandbLogger::WandbLogger(const WandbSettings& s, const RunInfo& info)
     }
     if (id_.empty()) id_ = new_run_id();
     if (!reopened_) {
-      dir_ = s_.root / "wandb" / ("offline-run-" + local_stamp(start_unix_) + "-" + id_);
+      dir_ = s_.root / "wandb" / ("offline-run-" + format_unix_time(start_unix_, "%Y%m%d_%H%M%S", false) + "-" + id_);
       fs::create_directories(dir_ / "files");
       log_ = std::make_unique<WandbLogWriter>(dir_ / ("run-" + id_ + ".wandb"));
     }
@@ -307,11 +284,7 @@ void WandbLogger::run_start(const RunInfo& info) {
     cr.set_num(++num_);  // a resumed run may have changed its config (more epochs)
     crec = cr.mutable_config();
   }
-  for (const auto& [k, v] : config.items()) {
-    auto* item = crec->add_update();
-    item->set_key(k);
-    item->set_value_json(v.dump());
-  }
+  add_json_items(crec->mutable_update(), config);
   append(cr.SerializeAsString());
 
   // files/config.yaml in W&B's layout ({key: {desc, value}}); the uploader regenerates it, users read it.
@@ -335,7 +308,7 @@ void WandbLogger::run_start(const RunInfo& info) {
   std::error_code ec;
   json meta = machine_facts();
   meta["host"] = hostname();
-  meta["startedAt"] = iso_utc(start_unix_);
+  meta["startedAt"] = format_unix_time(start_unix_, "%Y-%m-%dT%H:%M:%SZ", true);
   meta["program"] = "vyolo";
   meta["args"] = args;
   meta["executable"] = fs::read_symlink("/proc/self/exe", ec).string();
@@ -391,9 +364,7 @@ void WandbLogger::scalars(int64_t step, const std::map<std::string, double>& val
 
 void WandbLogger::image(int64_t step, const std::string& tag, const cv::Mat& bgr) {
   std::lock_guard<std::mutex> lk(mu_);
-  std::vector<uchar> png;
-  if (bgr.empty() || !cv::imencode(".png", bgr, png)) throw RuntimeError("cannot PNG-encode image " + tag);
-  std::string bytes(png.begin(), png.end());
+  const std::string bytes = png_bytes(bgr, tag);
   std::string digest = sha256_hex(bytes);
   std::string rel = "media/images/" + safe_name(tag) + "_" + std::to_string(step_) + "_" + digest.substr(0, 20) + ".png";
   write_file_atomic(dir_ / "files" / rel, bytes);
@@ -413,12 +384,7 @@ void WandbLogger::epoch_end(int epoch, const std::map<std::string, double>& row)
   // Running summary, so a run killed later still shows its latest metrics.
   wbpb::Record sum;
   sum.set_num(++num_);
-  auto* su = sum.mutable_summary();
-  for (const auto& [k, v] : h.items()) {
-    auto* item = su->add_update();
-    item->set_key(k);
-    item->set_value_json(v.dump());
-  }
+  add_json_items(sum.mutable_summary()->mutable_update(), h);
   append(sum.SerializeAsString());
   write_summary_file();
   output_line(format_epoch_line(epoch, 0, row));
@@ -456,17 +422,9 @@ void WandbLogger::run_end(const std::map<std::string, double>& final_metrics, in
   wbpb::Record sum;
   sum.set_num(++num_);
   auto* su = sum.mutable_summary();
-  for (const auto& [k, v] : summary_.items()) {
-    auto* item = su->add_update();
-    item->set_key(k);
-    item->set_value_json(v.dump());
-  }
-  json timing{{"_step", step_ > 0 ? step_ - 1 : 0}, {"_runtime", rt}, {"_timestamp", unix_now()}};
-  for (const auto& [k, v] : timing.items()) {
-    auto* item = su->add_update();
-    item->set_key(k);
-    item->set_value_json(v.dump());
-  }
+  add_json_items(su->mutable_update(), summary_);
+  add_json_items(su->mutable_update(),
+                 json{{"_step", step_ > 0 ? step_ - 1 : 0}, {"_runtime", rt}, {"_timestamp", unix_now()}});
   auto* wr = su->add_update();
   wr->add_nested_key("_wandb");
   wr->add_nested_key("runtime");
