@@ -9,6 +9,8 @@
 #include "data/phantom.h"
 #include "data/prepare.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 
 namespace {

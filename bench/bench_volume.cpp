@@ -13,6 +13,8 @@
 #include "infer/predict_volume.h"
 #include "model/weights.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using namespace vyolo::infer;
 

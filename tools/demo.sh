@@ -5,29 +5,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VYOLO_TARGET=vyolo bash tools/build.sh  # the command only: tests and benchmarks are not needed here
-V=build/vyolo
-# LibTorch's OpenMP threads spin-wait by default; with loader threads on the same 2 cores that halves throughput.
-# OpenMP: a short spin before sleeping. Passive waiting halves training on a quiet 2-core machine; libgomp's long
-# default spin halves it when another process is busy. Either can still be chosen by setting it before the call.
-if [ -z "${OMP_WAIT_POLICY:-}" ]; then export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-50000}; fi
+V=$PWD/build/vyolo
 OUT=${OUT:-${TMPDIR:-/tmp}/vyolo-demo}
 EPOCHS=${EPOCHS:-30}
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+# The job runs in its own project folder, as a user would: `vyolo split` writes ./conf/split there, and ./conf joins
+# the config search path of the commands that follow (the built-in tree supplies everything else).
+cd "$OUT"
 
 echo "== 1/7 synthetic phantom (10 patients) =="
 $V synth out="$OUT/phantom" cases=10 seed=42
 echo "== 2/7 prepare: CT → 256 px HU slices + YOLO labels =="
 $V prepare source="$OUT/phantom" out="$OUT/dataset" max_negatives=3
 echo "== 3/7 split: patient-level folds =="
-$V split data="$OUT/dataset" folds=5 seed=42 out="$OUT/conf/split"
-# Train with the folds just written: a copy of conf/ whose split group holds them.
-cp -r conf/config.yaml conf/data conf/hyp conf/logging conf/model "$OUT/conf/"
+$V split data="$OUT/dataset" folds=5 seed=42
 echo "== 4/7 train yolov8n on fold 0 ($EPOCHS epochs) =="
-$V train -cd "$OUT/conf" split=fold_0 data.data_dir="$OUT/dataset" training.epochs="$EPOCHS" training.patience=50 \
+$V train split=fold_0 data.data_dir="$OUT/dataset" training.epochs="$EPOCHS" training.patience=50 \
   data.num_workers=1 logging.log_dir="$OUT/train" logging.experiment_name=demo
 RUN="$OUT/train/demo/fold_0"
 echo "== 5/7 validate the best checkpoint =="
-$V val -cd "$OUT/conf" weights="$RUN/weights/best.safetensors" data.data_dir="$OUT/dataset" project="$OUT" name=val exist_ok=true
+$V val weights="$RUN/weights/best.safetensors" data.data_dir="$OUT/dataset" project="$OUT" name=val exist_ok=true
 echo "== 6/7 predict on a validation patient's CT volume =="
 # fold_0's validation patients (the split file quotes them)
 VAL=$(sed -n '/^val_patients:/,$ s/^  - //p' "$OUT/conf/split/fold_0.yaml" | tr -d "\"'" | paste -sd, -)

@@ -1,4 +1,4 @@
-// `vyolo cv [overrides]`: every fold (conf/split/fold_K.yaml, or `folds=[...]`), each a full training run composed
+// `vyolo cv [overrides]`: every fold (split/fold_K.yaml of the search path, or `folds=[...]`), each a full training run composed
 // with `split=fold_K`, then cv_summary.csv and cv_summary.md in <log_dir>/<experiment_name>/.
 // Vertebra-level findings: when the CT studies are known (`studies=DIR`, else the folder `vyolo prepare` recorded in
 // <data_dir>/stats.json), each fold's best model is run on its validation patients' volumes (`vyolo evaluate` on
@@ -20,6 +20,8 @@
 #include "infer/evaluate_studies.h"
 #include "train/trainer.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo::cli {
 namespace {
 
@@ -30,15 +32,18 @@ std::vector<std::string> fold_names(const CommandContext& ctx, const CvArgs& a) 
       if (std::all_of(s.begin(), s.end(), ::isdigit)) s = "fold_" + s;  // folds=[0,1] means fold_0, fold_1
     return out;
   }
+  // The folds of one split: those of the first search-path directory that has any (a user's two folds in
+  // ./conf/split do not mix with the built-in tree's five).
   std::vector<std::pair<int, std::string>> found;
-  const std::regex re("fold_(\\d+)\\.yaml");
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(ctx.config_dir / "split", ec)) {
-    std::smatch m;
-    const std::string n = e.path().filename().string();
-    if (std::regex_match(n, m, re)) found.push_back({std::stoi(m[1]), "fold_" + m[1].str()});
+  const std::regex re("fold_(\\d+)");
+  for (const auto& dir : ctx.config_dir.dirs) {
+    for (const auto& n : SearchPath(dir).options("split")) {
+      std::smatch m;
+      if (std::regex_match(n, m, re)) found.push_back({std::stoi(m[1]), n});
+    }
+    if (!found.empty()) break;
   }
-  if (found.empty()) throw UsageError("vyolo cv: no fold_K.yaml in " + (ctx.config_dir / "split").string());
+  if (found.empty()) throw UsageError("vyolo cv: no split/fold_K.yaml in " + ctx.config_dir.describe());
   std::sort(found.begin(), found.end());
   for (auto& [k, n] : found) out.push_back(n);
   return out;

@@ -9,6 +9,8 @@
 #include "findings/vertebra_assign.h"
 #include "infer/evaluate_studies.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo::cli {
 
 int cmd_evaluate(const CommandContext& ctx) {

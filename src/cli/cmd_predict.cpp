@@ -13,6 +13,8 @@
 #include "infer/predict_volume.h"
 #include "model/weights.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo::cli {
 
 fs::path predict_volume(const CommandContext& ctx) {

@@ -5,20 +5,22 @@
 #include "common/fs_util.h"
 #include "data/split.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo::cli {
 
 int cmd_split(const CommandContext& ctx) {
   const auto a = read_args<SplitArgs>(ctx.cfg);
   const fs::path data = a.data.empty() ? ctx.cfg.data.data_dir : a.data;
   const int folds = a.folds;
-  const fs::path default_out = ctx.config_dir.empty() ? fs::path("conf/split") : ctx.config_dir / "split";
-  const fs::path out = a.out.empty() ? default_out : fs::path(a.out);
+  // The user's project folder, never the built-in tree: ./conf joins the search path of later commands.
+  const fs::path out = a.out.empty() ? fs::absolute("conf") / "split" : fs::path(a.out);
   if (folds < 2) throw UsageError("folds must be >= 2, got " + std::to_string(folds));
   const auto patients = scan_patients(data);
   int fractured = 0;
   for (auto& [p, f] : patients) fractured += f;
   const auto result = make_folds(patients, folds, static_cast<uint64_t>(ctx.cfg.seed));
-  const auto paths = write_folds(result, out);
+  const auto paths = write_folds(result, out, a.overwrite);
   std::cout << "split: " << patients.size() << " patients (" << fractured << " with fractures) into " << folds
             << " folds, seed " << ctx.cfg.seed << "\n";
   for (size_t i = 0; i < result.size(); ++i) {

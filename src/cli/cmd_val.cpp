@@ -13,6 +13,8 @@
 #include "model/weights.h"
 #include "train/validator.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo::cli {
 
 int cmd_val(const CommandContext& ctx) {

@@ -1,8 +1,11 @@
 // vyolo: one executable, Hydra-style flags and overrides for every sub-command (DESIGN.md §1).
 // Every job's config is composed, checked and resolved before any command runs, so a bad key writes nothing.
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
+
+#include <unistd.h>
 
 #include "common/allocator.h"
 #include "common/console.h"
@@ -22,14 +25,16 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Flags {
-  std::string config_dir, config_name = "config", cfg, package;
+  std::vector<std::string> config_dirs;  // -cd, in the order given
+  std::string config_name = "config", cfg, package;
   bool resolve = false, multirun = false, help = false;
   std::vector<std::string> overrides;
 };
 
 const char* kFlagHelp =
     "Flags:\n"
-    "  -cd, --config-dir DIR    the conf/ tree (default: ./conf, else the source tree's conf/)\n"
+    "  -cd, --config-dir DIR    add DIR to the config search path, before ./conf and the built-in tree\n"
+    "                           (repeatable; the last one given is searched first)\n"
     "  -cn, --config-name NAME  the primary config in it (default: config)\n"
     "  --cfg job|hydra|all      print the composed config and exit (add --resolve to resolve ${...},\n"
     "                           -p/--package KEY to print one section)\n"
@@ -61,7 +66,7 @@ Flags parse_flags(const std::vector<std::string>& args) {
       return a == s1 || a == s2 || a.rfind(std::string(s2) + "=", 0) == 0;
     };
     if (is("-cd", "--config-dir") || is("-cp", "--config-path")) {
-      f.config_dir = value(a);
+      f.config_dirs.push_back(value(a));
     } else if (is("-cn", "--config-name")) {
       f.config_name = value(a);
     } else if (is("-c", "--cfg")) {
@@ -93,9 +98,11 @@ std::string format_now(const std::string& fmt) {
   return std::string(buf, std::strftime(buf, sizeof buf, fmt.c_str(), &tm));
 }
 
-void print_command_help(const cli::CommandSpec& spec, const fs::path& dir, const Flags& f) {
+void print_command_help(const cli::CommandSpec& spec, const SearchPath& dir, const Flags& f) {
   std::cout << "vyolo " << spec.name << ": " << spec.summary << "\n\nusage: vyolo " << spec.name
-            << " [flags] [overrides]\n\n== Configuration groups (" << dir.string() << ") ==\n"
+            << " [flags] [overrides]\n\n== Config search path (first match wins) ==\n";
+  for (const auto& d : dir.dirs) std::cout << "  " << d.string() << "\n";
+  std::cout << "\n== Configuration groups ==\n"
             << "Compose your configuration from these groups (group=option):\n\n";
   for (auto& [g, opts] : list_groups(dir)) {
     std::string line;
@@ -125,7 +132,7 @@ Node printed_job_config(const Node& resolved, const cli::CommandSpec& spec) {
 int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& args) {
   console::set_command(spec.name);
   Flags f = parse_flags(args);
-  fs::path dir = find_config_dir(f.config_dir);
+  const SearchPath dir = make_search_path(f.config_dirs);
   if (f.help) {
     print_command_help(spec, dir, f);
     return 0;
@@ -209,7 +216,19 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
 
 }  // namespace
 
+// OpenMP waiting: libgomp's default spins 300k iterations before sleeping, so LibTorch's idle threads take the cores
+// from the loader threads and from any other busy process (two trainings on 2 cores slow each other several times
+// over); passive waiting halves a lone training. A short spin (GOMP_SPINCOUNT=50000) serves both. libgomp reads its
+// environment when it loads, before main, so the program sets it and starts itself again; a user's own
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT is left alone.
+void choose_omp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  if (setenv("GOMP_SPINCOUNT", "50000", 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: carry on with libgomp's default
+}
+
 int main(int argc, char** argv) {
+  choose_omp_wait(argv);
   vyolo::tune_allocator();  // before any tensor is allocated
   run_start_time();  // one timestamp for ${now:...}, multirun folders and hydra.yaml
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -10,6 +10,8 @@
 
 #include "common/error.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo {
 
 void write_file_atomic(const fs::path& path, const std::string& bytes) {

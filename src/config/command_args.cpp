@@ -146,7 +146,8 @@ const Keys<SplitArgs>& keys() {
   using A = SplitArgs;
   static const Keys<A> k = {{"data", &A::data, "prepared dataset folder; null = data.data_dir"},
                             {"folds", &A::folds, "number of folds (>= 2)"},
-                            {"out", &A::out, "folder for fold_K.yaml; null = <config dir>/split"}};
+                            {"out", &A::out, "folder for fold_K.yaml; null = ./conf/split"},
+                            {"overwrite", &A::overwrite, "replace fold files that hold other patients"}};
   return k;
 }
 
@@ -157,13 +158,6 @@ const Keys<SynthArgs>& keys() {
                             {"cases", &A::cases, "number of cases (1..10000)"},
                             {"vertebrae", &A::vertebrae, "vertebrae per case (1..12)"},
                             {"noise", &A::noise, "noise standard deviation in HU"}};
-  return k;
-}
-
-template <>
-const Keys<ExportArgs>& keys() {
-  using A = ExportArgs;
-  static const Keys<A> k = {{"weights", &A::weights, "checkpoint to export"}, {"format", &A::format, "target format"}};
   return k;
 }
 
@@ -277,7 +271,6 @@ VYOLO_COMMAND_ARGS(EvaluateArgs)
 VYOLO_COMMAND_ARGS(PrepareArgs)
 VYOLO_COMMAND_ARGS(SplitArgs)
 VYOLO_COMMAND_ARGS(SynthArgs)
-VYOLO_COMMAND_ARGS(ExportArgs)
 #undef VYOLO_COMMAND_ARGS
 
 }  // namespace vyolo

@@ -89,18 +89,14 @@ struct PrepareArgs : PrepareKeys {
 struct SplitArgs {
   std::string data;                 // empty = data.data_dir
   int folds = 5;
-  std::string out;                  // empty = <config dir>/split
+  std::string out;                  // empty = ./conf/split of the working directory
+  bool overwrite = false;           // replace fold files that exist with other patients
 };
 
 struct SynthArgs {
   std::string out;
   int cases = 8, vertebrae = 7;
   double noise = 20;                // HU standard deviation
-};
-
-struct ExportArgs {
-  std::string weights;
-  std::string format = "safetensors";
 };
 
 // A command's keys for the composer and for `--help`.

@@ -13,7 +13,7 @@ struct CommandContext {
   Config cfg;                           // composed, resolved, typed; the command's keys: read_args(cfg)
   std::vector<std::string> overrides;   // as typed on the command line
   std::vector<std::string> argv;        // every argument after the program name, as typed
-  std::filesystem::path config_dir;     // the conf/ tree used
+  SearchPath config_dir;                // the config search path (conf/ trees) used
 };
 
 }  // namespace vyolo

@@ -36,22 +36,6 @@ std::string strip_yaml(std::string name) {
   return name;
 }
 
-fs::path config_file(const fs::path& dir, const std::string& rel) {
-  fs::path p = dir / (rel + ".yaml");
-  if (!fs::exists(p) && fs::exists(dir / (rel + ".yml"))) p = dir / (rel + ".yml");
-  return p;
-}
-
-std::vector<std::string> options_of(const fs::path& dir, const std::string& group) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir / group, ec)) {
-    auto ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) out.push_back(e.path().stem().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // The package a `group@pkg` entry names, relative to the package of the config that holds the entry.
 std::string resolve_package(const std::string& pkg, const std::string& here, const std::string& group) {
@@ -88,8 +72,8 @@ struct CliGroupOverride {
 
 class Composer {
  public:
-  Composer(const fs::path& dir, std::vector<CliGroupOverride>& cli, std::map<std::string, Node>& file_overrides)
-      : dir_(dir), cli_(cli), file_overrides_(file_overrides) {}
+  Composer(const SearchPath& path, std::vector<CliGroupOverride>& cli, std::map<std::string, Node>& file_overrides)
+      : path_(path), cli_(cli), file_overrides_(file_overrides) {}
 
   Node result = Node::empty_map();
   Node hydra_node;  // the primary config's `hydra:` section (Hydra keeps it out of the job config)
@@ -101,7 +85,7 @@ class Composer {
             int depth) {
     if (depth > 32) throw UsageError("defaults lists nest deeper than 32 levels (a config includes itself?) at '" +
                                      path + "'");
-    fs::path file = config_file(dir_, path);
+    fs::path file = path_.find(path);
     std::ifstream in(file);
     if (!in) throw UsageError("cannot read config file " + file.string());
     std::stringstream ss;
@@ -135,9 +119,9 @@ class Composer {
       } else if (e.kind == Entry::Config) {
         auto slash = e.name.rfind('/');
         std::string g = slash == std::string::npos ? "" : e.name.substr(0, slash);
-        if (!fs::exists(config_file(dir_, e.name))) {
+        if (path_.find(e.name).empty()) {
           if (e.optional) continue;
-          throw UsageError("In '" + path + "': could not find config '" + e.name + "' in " + dir_.string());
+          throw UsageError("In '" + path + "': could not find config '" + e.name + "' in " + path_.describe());
         }
         load(e.name, dotted(g), false, g, depth + 1);
       } else {
@@ -185,10 +169,10 @@ class Composer {
     for (auto& opt : opts) {
       if (opt == "???") {
         throw UsageError("You must specify '" + group + "', e.g. " + group + "=<OPTION>\nAvailable options in '" +
-                         group + "': " + join(options_of(dir_, group), ", "));
+                         group + "': " + join(path_.options(group), ", "));
       }
       std::string path = group + "/" + strip_yaml(opt);
-      if (!fs::exists(config_file(dir_, path))) {
+      if (path_.find(path).empty()) {
         if (optional) continue;
         missing_option(group, path, from);
       }
@@ -200,12 +184,13 @@ class Composer {
 
   [[noreturn]] void missing_option(const std::string& group, const std::string& path, const std::string& from) {
     std::string msg = "In '" + from + "': Could not find '" + path + "'\n";
-    if (!fs::is_directory(dir_ / group)) {
+    if (!path_.has_group(group)) {
       std::vector<std::string> groups;
-      for (auto& [g, o] : list_groups(dir_)) groups.push_back(g);
-      msg += "There is no config group '" + group + "' in " + dir_.string() + " (groups: " + join(groups, ", ") + ")";
+      for (auto& [g, o] : list_groups(path_)) groups.push_back(g);
+      msg += "There is no config group '" + group + "' in " + path_.describe() + " (groups: " + join(groups, ", ") +
+             ")";
     } else {
-      msg += "Available options in '" + group + "': " + join(options_of(dir_, group), ", ");
+      msg += "Available options in '" + group + "': " + join(path_.options(group), ", ");
     }
     throw UsageError(msg);
   }
@@ -277,7 +262,7 @@ class Composer {
     return out;
   }
 
-  fs::path dir_;
+  const SearchPath& path_;
   std::vector<CliGroupOverride>& cli_;
   std::map<std::string, Node>& file_overrides_;
 };
@@ -368,13 +353,15 @@ void apply_config_override(Node& tree, const Override& o) {
 }
 
 Composed compose(const ComposeOptions& opts, const std::vector<std::string>& overrides) {
-  const fs::path& dir = opts.config_dir;
-  if (!fs::is_directory(dir))
-    throw UsageError("config dir not found: " + dir.string() + " (give one with -cd DIR, or run where ./conf exists)");
+  const SearchPath& dir = opts.config_dir;
+  for (const auto& d : dir.dirs)
+    if (!fs::is_directory(d))
+      throw UsageError("config dir not found: " + d.string() + " (give one with -cd DIR, or run where ./conf exists)");
+  if (dir.empty()) throw UsageError("no config dir (give one with -cd DIR, or run where ./conf exists)");
   std::string name = strip_yaml(opts.config_name);
-  if (!fs::exists(config_file(dir, name))) {
-    std::vector<std::string> primaries = options_of(dir, "");
-    throw UsageError("Cannot find primary config '" + name + "' in " + dir.string() +
+  if (dir.find(name).empty()) {
+    std::vector<std::string> primaries = dir.options("");
+    throw UsageError("Cannot find primary config '" + name + "' in " + dir.describe() +
                      (primaries.empty() ? "" : " (available: " + join(primaries, ", ") + ")"));
   }
 
@@ -398,7 +385,7 @@ Composed compose(const ComposeOptions& opts, const std::vector<std::string>& ove
     }
     bool is_group = o.key.find('/') != std::string::npos || !o.package.empty() ||
                     (o.key.find('.') == std::string::npos && !(command_keys.is_map() && command_keys.find(o.key)) &&
-                     fs::is_directory(dir / o.key));
+                     dir.has_group(o.key));
     if (is_group) {
       if (o.has_value && !o.value().is_null() && !o.value().is_scalar() && !o.value().is_seq())
         throw UsageError("'" + text + "': a config group takes an option name, a list of them or null");
@@ -451,31 +438,23 @@ Composed compose(const ComposeOptions& opts, const std::vector<std::string>& ove
   return out;
 }
 
-std::vector<std::pair<std::string, std::vector<std::string>>> list_groups(const fs::path& config_dir) {
-  std::map<std::string, std::vector<std::string>> groups;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(config_dir, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (ec) break;
-    auto ext = it->path().extension().string();
-    if (!it->is_regular_file() || (ext != ".yaml" && ext != ".yml")) continue;
-    auto rel = fs::relative(it->path().parent_path(), config_dir).generic_string();
-    if (rel == "." || rel.empty()) continue;
-    groups[rel].push_back(it->path().stem().string());
+std::vector<std::pair<std::string, std::vector<std::string>>> list_groups(const SearchPath& path) {
+  std::map<std::string, std::set<std::string>> groups;
+  for (const auto& config_dir : path.dirs) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(config_dir, ec); it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (ec) break;
+      auto ext = it->path().extension().string();
+      if (!it->is_regular_file() || (ext != ".yaml" && ext != ".yml")) continue;
+      auto rel = fs::relative(it->path().parent_path(), config_dir).generic_string();
+      if (rel == "." || rel.empty()) continue;
+      groups[rel].insert(it->path().stem().string());
+    }
   }
   std::vector<std::pair<std::string, std::vector<std::string>>> out;
-  for (auto& [g, o] : groups) {
-    auto opts = o;
-    std::sort(opts.begin(), opts.end());
-    out.emplace_back(g, opts);
-  }
+  for (auto& [g, o] : groups) out.emplace_back(g, std::vector<std::string>(o.begin(), o.end()));
   return out;
-}
-
-fs::path find_config_dir(const std::string& cd_flag) {
-  if (!cd_flag.empty()) return fs::absolute(cd_flag).lexically_normal();
-  if (fs::is_directory("conf")) return fs::absolute("conf").lexically_normal();
-  return fs::path(VYOLO_SOURCE_DIR) / "conf";
 }
 
 }  // namespace vyolo

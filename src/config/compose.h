@@ -8,11 +8,12 @@
 #include <vector>
 
 #include "config/node.h"
+#include "config/search_path.h"
 
 namespace vyolo {
 
 struct ComposeOptions {
-  std::filesystem::path config_dir;
+  SearchPath config_dir;
   std::string config_name = "config";  // with or without ".yaml"
   // The command's own top-level keys (CommandKeys::defaults_yaml): merged over the composed tree before the
   // overrides, and a key named here is a value even when a config group has the same name (`vyolo split data=DIR`).
@@ -33,10 +34,9 @@ Composed compose(const ComposeOptions& opts, const std::vector<std::string>& ove
 // Applies one config override (not a group override) to a tree in struct mode.
 void apply_config_override(Node& tree, const struct Override& o);
 
-// Config groups below the config dir (relative paths, '/'-separated) with their options, sorted.
-std::vector<std::pair<std::string, std::vector<std::string>>> list_groups(const std::filesystem::path& config_dir);
+// Config groups of the search path (relative paths, '/'-separated) with their options, sorted.
+std::vector<std::pair<std::string, std::vector<std::string>>> list_groups(const SearchPath& path);
 
-// `-cd` when given, else ./conf when it exists, else <source dir>/conf.
-std::filesystem::path find_config_dir(const std::string& cd_flag);
+
 
 }  // namespace vyolo

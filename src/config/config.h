@@ -7,6 +7,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "config/search_path.h"
+
 namespace vyolo {
 
 struct HuWindow {
@@ -116,7 +118,8 @@ struct LoggingConfig {
 
 // How the run was composed: what .hydra/hydra.yaml records. Filled by the CLI front end (src/cli/main.cpp).
 struct ComposeInfo {
-  std::string config_dir, config_name = "config";
+  std::string config_dir, config_name = "config";  // config_dir: the search path's first directory
+  std::vector<std::string> search_path;             // every directory, highest priority first
   std::string mode = "RUN";         // RUN|MULTIRUN
   int job_num = 0;
   std::string sweep_dir;            // multirun/DATE/TIME (multirun only)
@@ -151,7 +154,7 @@ struct Config {
 // training.hyp is looked up relative to the working directory, then the config dir, then its parent; the one-argument
 // form uses the default config dir (./conf, else <source>/conf).
 Config load_config(const YAML::Node& tree);
-Config load_config(const YAML::Node& tree, const std::string& config_dir);
+Config load_config(const YAML::Node& tree, const SearchPath& config_dir);
 
 // Every dotted key load_config reads outside `hyp` (data.* also under the upstream name constants.*).
 std::vector<std::string> config_keys();

@@ -78,12 +78,16 @@ std::string hydra_yaml(const std::filesystem::path& run_dir, const std::string& 
   Node& rt = h.get_or_add("runtime");
   rt.get_or_add("version") = str(VYOLO_VERSION);
   rt.get_or_add("cwd") = str(std::filesystem::current_path().string());
-  Node source = Node::empty_map();
-  source.get_or_add("path") = str(run.config_dir);
-  source.get_or_add("schema") = str("file");
-  source.get_or_add("provider") = str("main");
+  // The search path in priority order; the built-in tree (the last entry) is the application's own ("main").
   rt.get_or_add("config_sources") = Node::empty_seq();
-  rt.get_or_add("config_sources").seq.push_back(source);
+  const std::vector<std::string> dirs = run.search_path.empty() ? std::vector<std::string>{run.config_dir} : run.search_path;
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    Node source = Node::empty_map();
+    source.get_or_add("path") = str(dirs[i]);
+    source.get_or_add("schema") = str("file");
+    source.get_or_add("provider") = str(i + 1 == dirs.size() ? "main" : "search-path");
+    rt.get_or_add("config_sources").seq.push_back(source);
+  }
   rt.get_or_add("output_dir") = run_dir.empty() ? Node::null() : str(run_dir.string());
   Node& choices = rt.get_or_add("choices");
   choices = Node::empty_map();

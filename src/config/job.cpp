@@ -10,7 +10,8 @@ Job make_job(const JobRequest& r) {
   Job j;
   j.composed = compose({r.config_dir, r.config_name, r.command_keys_yaml}, r.overrides);
   ComposeInfo run;
-  run.config_dir = r.config_dir.string();
+  run.config_dir = r.config_dir.primary().string();
+  for (const auto& d : r.config_dir.dirs) run.search_path.push_back(d.string());
   run.config_name = r.config_name;
   run.command_keys_yaml = r.command_keys_yaml;
   run.mode = r.mode;
@@ -20,7 +21,7 @@ Job make_job(const JobRequest& r) {
   run.hydra_overrides = j.composed.hydra_overrides;
   j.resolved = j.composed.tree;
   if (r.resolve) resolve_interpolations(j.resolved, hydra_values(r.command, r.overrides, run));
-  if (r.typed) j.cfg = load_config(to_yaml(j.resolved), r.config_dir.string());
+  if (r.typed) j.cfg = load_config(to_yaml(j.resolved), r.config_dir);
   j.cfg.run = run;
   j.cfg.user_keys = j.composed.user_keys;
   return j;

@@ -14,7 +14,7 @@ namespace vyolo {
 struct CommandContext;
 
 struct JobRequest {
-  std::filesystem::path config_dir;
+  SearchPath config_dir;
   std::string config_name = "config";
   std::string command;
   std::string command_keys_yaml;       // CommandKeys::defaults_yaml

@@ -232,13 +232,15 @@ std::vector<std::string> ignored_keys(const Node& root, const std::string& data_
   return out;
 }
 
-fs::path find_hyp(const std::string& name, const fs::path& config_dir, std::vector<fs::path>& tried) {
+fs::path find_hyp(const std::string& name, const SearchPath& config_dirs, std::vector<fs::path>& tried) {
   fs::path p(name);
   if (p.is_absolute()) {
     tried.push_back(p);
     return fs::exists(p) ? p : fs::path();
   }
-  for (const fs::path& base : {fs::current_path(), config_dir, config_dir.parent_path()}) {
+  std::vector<fs::path> bases{fs::current_path()};
+  for (const auto& d : config_dirs.dirs) bases.insert(bases.end(), {d, d.parent_path()});
+  for (const fs::path& base : bases) {
     if (base.empty()) continue;
     fs::path candidate = (base / p).lexically_normal();
     tried.push_back(candidate);
@@ -246,19 +248,21 @@ fs::path find_hyp(const std::string& name, const fs::path& config_dir, std::vect
   }
   // `conf/hyp/x.yaml` names a file of the config tree; a tree copied elsewhere and used with -cd has it at
   // <config_dir>/hyp/x.yaml whatever the tree's folder is called.
-  if (!config_dir.empty() && std::distance(p.begin(), p.end()) > 1) {
-    fs::path candidate = config_dir;
-    for (auto it = std::next(p.begin()); it != p.end(); ++it) candidate /= *it;
-    candidate = candidate.lexically_normal();
-    tried.push_back(candidate);
-    if (fs::is_regular_file(candidate)) return candidate;
+  if (std::distance(p.begin(), p.end()) > 1) {
+    for (const auto& config_dir : config_dirs.dirs) {
+      fs::path candidate = config_dir;
+      for (auto it = std::next(p.begin()); it != p.end(); ++it) candidate /= *it;
+      candidate = candidate.lexically_normal();
+      tried.push_back(candidate);
+      if (fs::is_regular_file(candidate)) return candidate;
+    }
   }
   return {};
 }
 
 }  // namespace
 
-Config load_config(const YAML::Node& tree, const std::string& config_dir) {
+Config load_config(const YAML::Node& tree, const SearchPath& config_dir) {
   Config c;
   c.tree = tree;
   Node root = from_yaml(tree);
@@ -357,6 +361,6 @@ bool Config::given(const std::string& key) const {
   });
 }
 
-Config load_config(const YAML::Node& tree) { return load_config(tree, find_config_dir("").string()); }
+Config load_config(const YAML::Node& tree) { return load_config(tree, find_config_dir("")); }
 
 }  // namespace vyolo

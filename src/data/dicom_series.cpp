@@ -14,6 +14,8 @@
 #include "common/fs_util.h"
 #include "data/volume.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo {
 
 namespace {

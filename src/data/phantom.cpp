@@ -9,6 +9,8 @@
 #include "common/fs_util.h"
 #include "common/rng.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo {
 
 namespace {

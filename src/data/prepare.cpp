@@ -24,6 +24,8 @@
 #include "data/vertebra_labels.h"
 #include "data/volume.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo {
 
 using json = nlohmann::json;

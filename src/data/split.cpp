@@ -8,6 +8,8 @@
 #include "common/error.h"
 #include "common/fs_util.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo {
 
 std::string patient_id(const std::string& file_name) {
@@ -90,8 +92,8 @@ std::vector<Fold> make_folds(const std::map<std::string, bool>& patients, int k,
   return folds;
 }
 
-std::vector<fs::path> write_folds(const std::vector<Fold>& folds, const fs::path& dir) {
-  std::vector<fs::path> paths;
+std::vector<fs::path> write_folds(const std::vector<Fold>& folds, const fs::path& dir, bool overwrite) {
+  std::vector<std::pair<fs::path, std::string>> files;
   for (const Fold& f : folds) {
     YAML::Emitter e;
     e << YAML::BeginMap << YAML::Key << "fold_id" << YAML::Value << f.fold_id;
@@ -103,8 +105,19 @@ std::vector<fs::path> write_folds(const std::vector<Fold>& folds, const fs::path
       e << YAML::EndSeq;
     }
     e << YAML::EndMap;
-    const fs::path p = dir / ("fold_" + std::to_string(f.fold_id) + ".yaml");
-    write_file_atomic(p, std::string(e.c_str()) + "\n");
+    files.emplace_back(dir / ("fold_" + std::to_string(f.fold_id) + ".yaml"), std::string(e.c_str()) + "\n");
+  }
+  // Every file is checked before any is written: a refused split leaves the folder as it was.
+  std::string differing;
+  for (const auto& [p, text] : files) {
+    std::error_code ec;
+    if (!overwrite && fs::exists(p, ec) && read_file(p) != text) differing += "\n  " + p.string();
+  }
+  if (!differing.empty())
+    throw UsageError("these fold files exist with other patients (pass overwrite=true to replace them):" + differing);
+  std::vector<fs::path> paths;
+  for (const auto& [p, text] : files) {
+    write_file_atomic(p, text);
     paths.push_back(p);
   }
   return paths;

@@ -28,7 +28,9 @@ std::map<std::string, bool> scan_patients(const std::filesystem::path& data_dir)
 // Throws UsageError when k < 2 or there are fewer patients than folds.
 std::vector<Fold> make_folds(const std::map<std::string, bool>& patients, int k, uint64_t seed);
 
-// Writes <dir>/fold_<K>.yaml for every fold, atomically; returns the paths.
-std::vector<std::filesystem::path> write_folds(const std::vector<Fold>& folds, const std::filesystem::path& dir);
+// Writes <dir>/fold_<K>.yaml for every fold, atomically; returns the paths. A fold file that exists with other
+// content is a UsageError naming it (nothing written) unless `overwrite`.
+std::vector<std::filesystem::path> write_folds(const std::vector<Fold>& folds, const std::filesystem::path& dir,
+                                               bool overwrite = false);
 
 }  // namespace vyolo

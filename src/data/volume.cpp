@@ -12,6 +12,8 @@
 #include "common/error.h"
 #include "common/fs_util.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo {
 
 namespace {

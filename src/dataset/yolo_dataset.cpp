@@ -24,6 +24,8 @@
 #include "common/fs_util.h"
 #include "data/hu_window.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo::dataset {
 
 namespace {

@@ -12,6 +12,8 @@
 #include "common/fs_util.h"
 #include "common/format.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo::infer {
 
 namespace {

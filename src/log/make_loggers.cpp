@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "common/console.h"
 #include "common/error.h"
 #include "log/logger.h"
 #include "log/system_metrics.h"
@@ -39,10 +40,10 @@ class GuardedLogger : public Logger {
       f();
     } catch (const std::exception& e) {
       dead_ = true;
-      std::cerr << "vyolo: warning: " << name_ << " logging stopped: " << e.what() << std::endl;
+      console::warn(name_ + " logging stopped: " + e.what());
     } catch (...) {
       dead_ = true;
-      std::cerr << "vyolo: warning: " << name_ << " logging stopped: unknown error" << std::endl;
+      console::warn(name_ + " logging stopped: unknown error");
     }
   }
   std::string name_;

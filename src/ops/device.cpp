@@ -13,8 +13,12 @@ torch::Device parse_device(const std::string& s) {
   if (std::all_of(d.begin(), d.end(), ::isdigit)) d = "cuda:" + d;
   if (d.rfind("cuda", 0) != 0) throw UsageError("device='" + s + "': expected cpu, cuda, cuda:N or N");
   if (!torch::cuda::is_available())
-    throw UsageError("device='" + s + "' requested but this LibTorch has no CUDA device; use device=cpu");
-  return torch::Device(d);
+    throw UsageError("device='" + s + "' (" + d + ") requested but this LibTorch has no CUDA device; use device=cpu");
+  const torch::Device dev(d);
+  if (dev.has_index() && dev.index() >= static_cast<int>(torch::cuda::device_count()))
+    throw UsageError("device='" + s + "' (" + d + "): this machine has " +
+                     std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+  return dev;
 }
 
 void init_threads(int threads) {

@@ -30,6 +30,8 @@
 #include "train/optim.h"
 #include "train/validator.h"
 
+namespace fs = std::filesystem;
+
 namespace vyolo::train {
 namespace {
 

@@ -11,6 +11,8 @@
 
 #include "common/fs_util.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 
 namespace {

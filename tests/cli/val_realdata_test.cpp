@@ -12,6 +12,8 @@
 #include "common/fs_util.h"
 #include "temp_dir.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 
 namespace {

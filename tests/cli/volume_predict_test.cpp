@@ -20,6 +20,8 @@
 #include "model/weights.h"
 #include "temp_dir.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using namespace vyolo::infer;
 using json = nlohmann::json;

@@ -58,9 +58,9 @@ TEST(CommandArgs, DefaultsEqualTheCommandsKeys) {
             yaml("source: null\nout: null\nview: null\nimage_size: null\nmode: hu16\nslab_window: bone\n"
                  "crop: vertebra\nmargin: 5\nkeep: all\nmax_negatives: -1\nvertebra_labels: verse\n"
                  "allow_unlabeled: false\nworkers: 2\npng_compression: 1\n"));
-  EXPECT_EQ(yaml(command_keys<SplitArgs>().defaults_yaml), yaml("data: null\nfolds: 5\nout: null\n"));
+  EXPECT_EQ(yaml(command_keys<SplitArgs>().defaults_yaml),
+            yaml("data: null\nfolds: 5\nout: null\noverwrite: false\n"));  // overwrite: new (issue 14)
   EXPECT_EQ(yaml(command_keys<SynthArgs>().defaults_yaml), yaml("out: null\ncases: 8\nvertebrae: 7\nnoise: 20\n"));
-  EXPECT_EQ(yaml(command_keys<ExportArgs>().defaults_yaml), yaml("weights: null\nformat: safetensors\n"));
   // cv: the NMS settings of its vertebra-level evaluation are keys now (they were fixed in the code).
   EXPECT_EQ(yaml(command_keys<CvArgs>().defaults_yaml),
             yaml("folds: null\nstudies: null\nthreshold: 0.5\nvertebra_labels: null\nconf: 0.01\niou: 0.7\n"

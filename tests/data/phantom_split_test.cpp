@@ -1,4 +1,7 @@
+#include <map>
 #include <set>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -8,6 +11,8 @@
 #include "data/split.h"
 
 #include <yaml-cpp/yaml.h>
+
+namespace fs = std::filesystem;
 
 using namespace vyolo;
 
@@ -123,4 +128,25 @@ TEST(Phantom, WrittenCasesReadBackIdentically) {
   EXPECT_EQ(fr.voxels, pc.fracture.voxels);
   EXPECT_LT(affine_distance(ct.affine, pc.ct.affine), 1e-4);
   fs::remove_all(d);
+}
+
+TEST(Split, ExistingFoldsWithOtherPatientsAreNotReplacedWithoutOverwrite) {
+  const fs::path dir = fs::temp_directory_path() / ("vyolo_split_ow_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  std::map<std::string, bool> pats;
+  for (int i = 0; i < 6; ++i) pats["p" + std::to_string(i)] = i % 2 == 0;
+  const auto paths = write_folds(make_folds(pats, 2, 1), dir);
+  const std::string fold0 = read_file(paths[0]);
+  EXPECT_NO_THROW(write_folds(make_folds(pats, 2, 1), dir));  // the same folds again
+  try {
+    write_folds(make_folds(pats, 2, 7), dir);
+    FAIL() << "replaced folds holding other patients";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("overwrite=true"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("fold_0.yaml"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(paths[0]), fold0) << "a refused split changed a file";
+  write_folds(make_folds(pats, 2, 7), dir, /*overwrite=*/true);
+  EXPECT_NE(read_file(paths[0]), fold0);
+  fs::remove_all(dir);
 }

@@ -17,6 +17,8 @@
 #include "data/vertebra_labels.h"
 #include "data/volume.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using json = nlohmann::json;
 

@@ -9,6 +9,8 @@
 #include "common/error.h"
 #include "common/fs_util.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 
 namespace {

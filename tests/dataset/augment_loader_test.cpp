@@ -12,6 +12,8 @@
 #include "ops/letterbox.h"
 #include "test_util.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using namespace vyolo::dataset;
 using namespace vyolo::dataset::test;

@@ -9,6 +9,8 @@
 #include "dataset/yolo_dataset.h"
 #include "test_util.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using namespace vyolo::dataset;
 using namespace vyolo::dataset::test;

@@ -9,6 +9,8 @@
 #include "infer/predictor.h"
 #include "model/weights.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using namespace vyolo::infer;
 namespace ops = vyolo::ops;

@@ -13,6 +13,8 @@
 #include "model/weights.h"
 #include "ops/letterbox.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 
 namespace {

@@ -13,6 +13,8 @@
 #include "model/weights.h"
 #include "temp_dir.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using json = nlohmann::json;
 

@@ -24,6 +24,8 @@
 #include "common/safetensors.h"
 #include "temp_dir.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using json = nlohmann::json;
 

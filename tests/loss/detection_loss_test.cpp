@@ -12,6 +12,8 @@
 
 #include <ATen/autocast_mode.h>
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using namespace vyolo::loss;
 using torch::Tensor;

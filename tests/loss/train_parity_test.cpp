@@ -12,6 +12,8 @@
 #include "model/weights.h"
 #include "model/yolo.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using torch::Tensor;
 

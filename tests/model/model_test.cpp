@@ -5,6 +5,8 @@
 #include "model/weights.h"
 #include "model/yolo.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using namespace vyolo::model;
 

@@ -15,6 +15,8 @@
 #include "train_test_util.h"
 #include "train/validator.h"
 
+namespace fs = std::filesystem;
+
 using namespace vyolo;
 using namespace vyolo::train;
 using namespace vyolo::train::test;
