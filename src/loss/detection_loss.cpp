@@ -46,9 +46,7 @@ Tensor xyxy2xywh(const Tensor& x) {
 Tensor preprocess_targets(const Tensor& targets, int64_t batch_size, int nc, const Tensor& scale_whwh,
                           torch::TensorOptions opts) {
   if (!targets.defined() || targets.numel() == 0) return torch::zeros({batch_size, 0, 5}, opts);
-  if (targets.dim() != 2 || targets.size(1) != 6)
-    throw RuntimeError("DetectionLoss: targets must be (M, 6) rows batch_idx, cls, cx, cy, w, h; got " +
-                       std::to_string(targets.dim()) + "-d tensor");
+  // (M, 6) is checked on entry to DetectionLoss::forward.
   const int64_t m = targets.size(0);
   Tensor t = targets.detach().to(torch::kCPU, torch::kFloat).contiguous();
   auto acc = t.accessor<float, 2>();
@@ -80,6 +78,8 @@ Tensor preprocess_targets(const Tensor& targets, int64_t batch_size, int nc, con
 }  // namespace
 
 Tensor bbox_ciou(const Tensor& box1, const Tensor& box2, double eps) {
+  TORCH_CHECK(box1.dim() >= 1 && box1.size(-1) == 4 && box2.dim() >= 1 && box2.size(-1) == 4,
+              "bbox_ciou: expected boxes (..., 4) and (..., 4), got ", box1.sizes(), " and ", box2.sizes());
   auto b1 = box1.chunk(4, -1);
   auto b2 = box2.chunk(4, -1);
   const Tensor &b1_x1 = b1[0], &b1_y1 = b1[1], &b1_x2 = b1[2], &b1_y2 = b1[3];
@@ -104,11 +104,19 @@ Tensor bbox_ciou(const Tensor& box1, const Tensor& box2, double eps) {
 }
 
 Tensor bbox2dist(const Tensor& anchor_points, const Tensor& bbox, double max_dist) {
+  TORCH_CHECK(anchor_points.dim() >= 1 && anchor_points.size(-1) == 2 && bbox.dim() >= 1 && bbox.size(-1) == 4,
+              "bbox2dist: expected anchor_points (..., 2) and bbox (..., 4), got ", anchor_points.sizes(), " and ",
+              bbox.sizes());
   auto xy = bbox.chunk(2, -1);
   return torch::cat({anchor_points - xy[0], xy[1] - anchor_points}, -1).clamp(0, max_dist - 0.01);
 }
 
 Tensor dfl_loss(const Tensor& pred_dist, const Tensor& target_in, int reg_max) {
+  TORCH_CHECK(target_in.dim() == 2 && target_in.size(1) == 4, "dfl_loss: expected target (N, 4), got ",
+              target_in.sizes());
+  TORCH_CHECK(pred_dist.dim() == 2 && pred_dist.size(1) == reg_max && pred_dist.size(0) == 4 * target_in.size(0),
+              "dfl_loss: expected pred_dist (", 4 * target_in.size(0), ", ", reg_max, ") for ", target_in.size(0),
+              " targets, got ", pred_dist.sizes());
   Tensor target = target_in.clamp(0, reg_max - 1 - 0.01);
   Tensor tl = target.to(torch::kLong);
   Tensor tr = tl + 1;
@@ -132,8 +140,21 @@ TaskAlignedAssigner::TaskAlignedAssigner(int nc, int topk, double alpha, double 
 Assignment TaskAlignedAssigner::operator()(const Tensor& pd_scores, const Tensor& pd_bboxes, const Tensor& anchors,
                                            const Tensor& gt_labels, const Tensor& gt_bboxes,
                                            const Tensor& mask_gt) const {
+  TORCH_CHECK(pd_scores.dim() == 3 && pd_scores.size(2) == nc_, "TaskAlignedAssigner: expected pd_scores (B, A, ",
+              nc_, "), got ", pd_scores.sizes());
+  const int64_t bs = pd_scores.size(0), na = pd_scores.size(1);
+  TORCH_CHECK(pd_bboxes.sizes() == torch::IntArrayRef({bs, na, 4}), "TaskAlignedAssigner: expected pd_bboxes (", bs,
+              ", ", na, ", 4), got ", pd_bboxes.sizes());
+  TORCH_CHECK(anchors.sizes() == torch::IntArrayRef({na, 2}), "TaskAlignedAssigner: expected anchors (", na,
+              ", 2), got ", anchors.sizes());
+  TORCH_CHECK(gt_bboxes.dim() == 3 && gt_bboxes.size(0) == bs && gt_bboxes.size(2) == 4,
+              "TaskAlignedAssigner: expected gt_bboxes (", bs, ", M, 4), got ", gt_bboxes.sizes());
+  const int64_t n_max = gt_bboxes.size(1);
+  TORCH_CHECK(gt_labels.sizes() == torch::IntArrayRef({bs, n_max, 1}) &&
+                  mask_gt.sizes() == torch::IntArrayRef({bs, n_max, 1}),
+              "TaskAlignedAssigner: expected gt_labels and mask_gt (", bs, ", ", n_max, ", 1), got ",
+              gt_labels.sizes(), " and ", mask_gt.sizes());
   torch::NoGradGuard no_grad;
-  const int64_t bs = pd_scores.size(0), na = pd_scores.size(1), n_max = gt_bboxes.size(1);
   if (n_max == 0) {
     return {torch::full({bs, na}, static_cast<int64_t>(nc_), pd_scores.options().dtype(torch::kLong)),
             torch::zeros_like(pd_bboxes), torch::zeros_like(pd_scores),
@@ -219,15 +240,15 @@ DetectionLoss::DetectionLoss(LossOptions opt)
 }
 
 LossResult DetectionLoss::forward(const std::vector<Tensor>& feats, const Tensor& targets) const {
-  if (feats.size() != opt_.strides.size())
-    throw RuntimeError("DetectionLoss: " + std::to_string(feats.size()) + " feature maps but " +
-                       std::to_string(opt_.strides.size()) + " strides");
+  TORCH_CHECK(feats.size() == opt_.strides.size(), "DetectionLoss::forward: expected ", opt_.strides.size(),
+              " feature maps (one per stride), got ", feats.size());
   const int64_t no = 4 * opt_.reg_max + opt_.nc;
   std::vector<Tensor> flat;
   std::vector<std::array<int64_t, 2>> hw;
   for (const auto& f : feats) {
-    if (f.dim() != 4 || f.size(1) != no)
-      throw RuntimeError("DetectionLoss: each feature map must be (B, " + std::to_string(no) + ", H, W)");
+    TORCH_CHECK(f.dim() == 4 && f.size(1) == no && f.size(0) == feats[0].size(0),
+                "DetectionLoss::forward: expected feature map ", flat.size(), " as (B, ", no,
+                ", H, W) with one B for all, got ", f.sizes());
     flat.push_back(f.reshape({f.size(0), no, -1}));  // reshape: the maps may be channels-last
     hw.push_back({f.size(2), f.size(3)});
   }
@@ -240,10 +261,21 @@ LossResult DetectionLoss::forward(const Tensor& pred_distri_in, const Tensor& pr
                                   const std::vector<std::array<int64_t, 2>>& level_hw, const Tensor& targets) const {
   NoAutocast no_autocast;
   const int reg_max = opt_.reg_max;
-  if (pred_distri_in.dim() != 3 || pred_distri_in.size(1) != 4 * reg_max || pred_scores_in.dim() != 3 ||
-      pred_scores_in.size(1) != opt_.nc || pred_scores_in.size(2) != pred_distri_in.size(2))
-    throw RuntimeError("DetectionLoss: expected pred_distri (B, " + std::to_string(4 * reg_max) +
-                       ", A) and pred_scores (B, " + std::to_string(opt_.nc) + ", A)");
+  TORCH_CHECK(pred_distri_in.dim() == 3 && pred_distri_in.size(1) == 4 * reg_max && pred_scores_in.dim() == 3 &&
+                  pred_scores_in.size(1) == opt_.nc && pred_scores_in.size(0) == pred_distri_in.size(0) &&
+                  pred_scores_in.size(2) == pred_distri_in.size(2),
+              "DetectionLoss::forward: expected pred_distri (B, ", 4 * reg_max, ", A) and pred_scores (B, ", opt_.nc,
+              ", A), got ", pred_distri_in.sizes(), " and ", pred_scores_in.sizes());
+  TORCH_CHECK(pred_distri_in.is_floating_point() && pred_scores_in.is_floating_point(),
+              "DetectionLoss::forward: expected floating-point predictions, got ", pred_distri_in.scalar_type(),
+              " and ", pred_scores_in.scalar_type());
+  TORCH_CHECK(pred_distri_in.device() == pred_scores_in.device(), "DetectionLoss::forward: pred_distri on ",
+              pred_distri_in.device(), " but pred_scores on ", pred_scores_in.device());
+  TORCH_CHECK(level_hw.size() == opt_.strides.size(), "DetectionLoss::forward: expected ", opt_.strides.size(),
+              " levels in level_hw (one per stride), got ", level_hw.size());
+  TORCH_CHECK(!targets.defined() || targets.numel() == 0 || (targets.dim() == 2 && targets.size(1) == 6),
+              "DetectionLoss::forward: expected targets (M, 6) rows batch_idx, cls, cx, cy, w, h, got ",
+              targets.sizes());
   // (b, a, 4*reg_max) views: a contiguous detached copy for decoding every anchor, and the tracked view from which
   // the foreground rows are gathered.
   Tensor pred_distri = pred_distri_in.to(torch::kFloat).permute({0, 2, 1});
@@ -253,9 +285,8 @@ LossResult DetectionLoss::forward(const Tensor& pred_distri_in, const Tensor& pr
 
   const std::vector<double> strides(opt_.strides.begin(), opt_.strides.end());
   auto [anchor_points, stride_tensor] = ops::make_anchors(level_hw, strides, 0.5, opts);
-  if (anchor_points.size(0) != na)
-    throw RuntimeError("DetectionLoss: feature-map shapes give " + std::to_string(anchor_points.size(0)) +
-                       " anchors but predictions have " + std::to_string(na));
+  TORCH_CHECK(anchor_points.size(0) == na, "DetectionLoss::forward: level_hw gives ", anchor_points.size(0),
+              " anchors but the predictions have ", na);
   const double img_h = static_cast<double>(level_hw[0][0] * opt_.strides[0]);
   const double img_w = static_cast<double>(level_hw[0][1] * opt_.strides[0]);
   Tensor scale = torch::tensor({static_cast<float>(img_w), static_cast<float>(img_h), static_cast<float>(img_w),

@@ -1,6 +1,8 @@
 // YOLOv8 detection loss (Ultralytics v8DetectionLoss, 8.4.x): task-aligned assigner, CIoU box loss, distribution
 // focal loss (DFL) and BCE (or focal) classification loss, scaled by the box/cls/dfl gains.
 // Works on CPU and CUDA; always computes in float32, also when called under autocast.
+// Every function here checks the shapes of its tensor arguments once per call and throws c10::Error (TORCH_CHECK)
+// naming itself, with the expected and the actual shape. Bad target values (batch index, class) are RuntimeError.
 #pragma once
 #include <torch/torch.h>
 

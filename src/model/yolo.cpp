@@ -147,8 +147,12 @@ void DetectImpl::bias_init() {
 }
 
 std::vector<torch::Tensor> DetectImpl::forward(const std::vector<torch::Tensor>& x) {
+  TORCH_CHECK(x.size() == cv2->size(), "Detect::forward: expected ", cv2->size(), " feature maps, got ", x.size());
   std::vector<torch::Tensor> out;
   for (size_t i = 0; i < x.size(); ++i) {
+    const int64_t c = cv2[i]->as<torch::nn::Sequential>()->ptr(0)->as<ConvBlock>()->conv->weight.size(1);
+    TORCH_CHECK(x[i].dim() == 4 && x[i].size(1) == c, "Detect::forward: expected feature map ", i, " as (B, ", c,
+                ", H, W), got ", x[i].sizes());
     auto run = [&](torch::nn::Sequential& seq) {
       auto h = seq->ptr(1)->as<ConvBlock>()->forward(seq->ptr(0)->as<ConvBlock>()->forward(x[i]));
       auto last = seq->ptr(2)->as<torch::nn::Conv2d>();
@@ -164,8 +168,14 @@ std::vector<torch::Tensor> DetectImpl::forward(const std::vector<torch::Tensor>&
 }
 
 torch::Tensor DetectImpl::decode(const std::vector<torch::Tensor>& raw) const {
-  const int64_t b = raw[0].size(0);
   const int64_t no = nc + 4 * reg_max;
+  TORCH_CHECK(raw.size() == strides.size(), "Detect::decode: expected ", strides.size(), " level outputs, got ",
+              raw.size());
+  for (size_t i = 0; i < raw.size(); ++i)
+    TORCH_CHECK(raw[i].dim() == 4 && raw[i].size(1) == no && raw[i].size(0) == raw[0].size(0),
+                "Detect::decode: expected level output ", i, " as (B, ", no, ", H, W) with one B for all, got ",
+                raw[i].sizes());
+  const int64_t b = raw[0].size(0);
   std::vector<torch::Tensor> flat;
   for (auto& r : raw) flat.push_back(r.view({b, no, -1}));
   auto x = torch::cat(flat, 2);
@@ -226,6 +236,11 @@ YoloV8Impl::YoloV8Impl(const std::string& variant_, int nc_, int input_channels_
 }
 
 std::vector<torch::Tensor> YoloV8Impl::forward(torch::Tensor x, std::vector<torch::Tensor>* neck) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == input_channels, "YoloV8::forward: expected input (B, ", input_channels,
+              ", H, W), got ", x.sizes());
+  TORCH_CHECK(x.is_floating_point(), "YoloV8::forward: expected a floating-point input, got ", x.scalar_type());
+  const torch::Device dev = layers_[0]->as<ConvBlock>()->conv->weight.device();
+  TORCH_CHECK(x.device() == dev, "YoloV8::forward: input on ", x.device(), " but the model on ", dev);
   auto conv = [&](int i, const torch::Tensor& t) { return layers_[i]->as<ConvBlock>()->forward(t); };
   auto c2f = [&](int i, const torch::Tensor& t) { return layers_[i]->as<C2f>()->forward(t); };
   auto up = [](const torch::Tensor& t) {

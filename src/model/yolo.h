@@ -79,6 +79,7 @@ class DetectImpl : public torch::nn::Module {
   DetectImpl(int nc, const std::vector<int>& ch, int reg_max = 16);
   std::vector<torch::Tensor> forward(const std::vector<torch::Tensor>& x);
   // Raw level outputs → (B, 4 + nc, A): DFL expectation, dist2bbox around anchor points, times stride; sigmoid scores.
+  // forward and decode check the number and shapes of their levels (c10::Error naming the function).
   torch::Tensor decode(const std::vector<torch::Tensor>& raw) const;
   void bias_init();  // Ultralytics' Detect.bias_init: box 1.0, cls log(5 / nc / (640 / s)^2)
 
@@ -95,6 +96,7 @@ class YoloV8Impl : public torch::nn::Module {
   YoloV8Impl(const std::string& variant, int nc, int input_channels = 3);
 
   // Raw head outputs per level. `neck`, when given, receives the P3/P4/P5 maps entering the head (layers 15/18/21).
+  // x: (B, input_channels, H, W), floating point, on the model's device (else c10::Error naming YoloV8::forward).
   std::vector<torch::Tensor> forward(torch::Tensor x, std::vector<torch::Tensor>* neck = nullptr);
   torch::Tensor decode(const std::vector<torch::Tensor>& raw) const { return detect->decode(raw); }
   torch::Tensor predict(torch::Tensor x) { return decode(forward(x)); }

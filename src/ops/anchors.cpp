@@ -20,7 +20,12 @@ std::pair<torch::Tensor, torch::Tensor> make_anchors(const std::vector<std::arra
 }
 
 torch::Tensor dist2bbox(const torch::Tensor& distance, const torch::Tensor& anchor_points) {
-  TORCH_CHECK(distance.size(-1) == 4, "dist2bbox: distances must end in 4, got ", distance.sizes());
+  TORCH_CHECK(distance.dim() >= 1 && distance.size(-1) == 4 && anchor_points.dim() >= 1 &&
+                  anchor_points.size(-1) == 2,
+              "dist2bbox: expected distance (..., 4) and anchor_points (..., 2), got ", distance.sizes(), " and ",
+              anchor_points.sizes());
+  TORCH_CHECK(distance.device() == anchor_points.device(), "dist2bbox: distance on ", distance.device(),
+              " but anchor_points on ", anchor_points.device());
   auto lr = distance.chunk(2, -1);
   return torch::cat({anchor_points - lr[0], anchor_points + lr[1]}, -1);
 }

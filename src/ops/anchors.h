@@ -14,7 +14,8 @@ std::pair<torch::Tensor, torch::Tensor> make_anchors(const std::vector<std::arra
                                                      const std::vector<double>& strides, double offset,
                                                      torch::TensorOptions opts);
 
-// Distances (..., 4) left, top, right, bottom from anchor points (..., 2) -> boxes x1, y1, x2, y2.
+// Distances (..., 4) left, top, right, bottom from anchor points (..., 2) -> boxes x1, y1, x2, y2. Both on one device;
+// other shapes or devices are a c10::Error naming dist2bbox.
 torch::Tensor dist2bbox(const torch::Tensor& distance, const torch::Tensor& anchor_points);
 
 }  // namespace vyolo::ops

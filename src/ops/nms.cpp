@@ -10,8 +10,8 @@ namespace vyolo::ops {
 torch::Tensor nms_indices(const torch::Tensor& boxes_xyxy, const torch::Tensor& scores, double iou) {
   TORCH_CHECK(boxes_xyxy.dim() == 2 && boxes_xyxy.size(1) == 4, "nms_indices: boxes must be (n, 4), got ",
               boxes_xyxy.sizes());
-  TORCH_CHECK(scores.dim() == 1 && scores.size(0) == boxes_xyxy.size(0), "nms_indices: scores must be (n), got ",
-              scores.sizes());
+  TORCH_CHECK(scores.dim() == 1 && scores.size(0) == boxes_xyxy.size(0), "nms_indices: scores must be (",
+              boxes_xyxy.size(0), "), one per box, got ", scores.sizes());
   auto b = boxes_xyxy.to(torch::kCPU, torch::kFloat).contiguous();
   auto s = scores.to(torch::kCPU, torch::kFloat).contiguous();
   const int64_t n = b.size(0);

@@ -16,6 +16,9 @@ struct NmsOptions {
   double max_wh = 7680;      // class offset for class-aware NMS
 };
 
+// Both functions check their tensor's shape on entry (c10::Error naming the function, expected vs. actual shape);
+// any device and dtype is accepted, as they work on a float CPU copy.
+
 // Greedy IoU suppression in descending score order (torchvision.ops.nms semantics): indices of kept boxes.
 torch::Tensor nms_indices(const torch::Tensor& boxes_xyxy, const torch::Tensor& scores, double iou);
 
