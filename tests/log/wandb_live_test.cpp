@@ -161,7 +161,7 @@ TEST_F(WandbLive, UploaderFollowsTheGrowingRunFile) {
   std::set<std::string> sizes;
   std::istringstream in(slurp(tmp_.path / "seen" / "sizes"));
   for (std::string s; std::getline(in, s);) sizes.insert(s);
-  EXPECT_GT(sizes.size(), 3u);
+  EXPECT_GE(sizes.size(), 3u);  // before the steps, during them, after them
   // ...and what it read mid-run was a clean prefix of records: the steps written so far, in order. (A copy taken in
   // the middle of one write may end in a torn record; such copies are skipped.)
   std::vector<size_t> rows_seen;
@@ -173,7 +173,7 @@ TEST_F(WandbLive, UploaderFollowsTheGrowingRunFile) {
   }
   ASSERT_FALSE(rows_seen.empty());
   EXPECT_TRUE(std::is_sorted(rows_seen.begin(), rows_seen.end()));
-  EXPECT_GT(std::set<size_t>(rows_seen.begin(), rows_seen.end()).size(), 3u);
+  EXPECT_GE(std::set<size_t>(rows_seen.begin(), rows_seen.end()).size(), 3u);
   expect_complete(log, steps);
 }
 
