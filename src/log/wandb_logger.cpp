@@ -10,8 +10,10 @@
 #include <sstream>
 #include <thread>
 
+#include "common/console.h"
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "log/child_process.h"
 #include "log/record_io.h"
 #include "log/sha256.h"
 #include "log/text_loggers.h"
@@ -204,7 +206,32 @@ WandbLogger::WandbLogger(const WandbSettings& s, const RunInfo& info)
   }
 }
 
-WandbLogger::~WandbLogger() = default;
+WandbLogger::~WandbLogger() {
+  // Destroyed without run_end (an exception skipped it): the uploader would wait for an exit record for ever.
+  if (live_sync_ && live_sync_->running()) {
+    live_sync_.reset();
+    console::warn("W&B live upload stopped before the run ended; upload the rest with: " + sync_command());
+  }
+}
+
+std::string WandbLogger::sync_command() const { return "wandb sync " + shell_quote(dir_.string()); }
+
+// `wandb beta sync --live` (wandb 0.24.0, 2026-01) reads the transaction log as it grows, retrying at its end until
+// the exit record arrives, and prints "View run at <url>" once the run exists on the server. Older CLIs lack the
+// option and get `wandb sync` at the end; the CLI's own --help says which, a version number would only guess.
+void WandbLogger::start_live_sync() {
+  if (s_.mode != "online" || live_sync_ || !on_path("wandb") || !logged_in()) return;
+  ChildStatus probe;
+  std::string usage = run_and_capture({"wandb", "beta", "sync", "--help"}, 60, &probe);
+  if (!probe.ok() || usage.find("--live") == std::string::npos) return;
+  try {
+    live_sync_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"wandb", "beta", "sync", "--live", dir_.string()},
+        [](const std::string& line) { std::cerr << line + "\n" << std::flush; });  // one write per line
+  } catch (const RuntimeError& e) {
+    console::warn(std::string("cannot start the W&B live upload (") + e.what() + "); uploading at the end instead");
+  }
+}
 
 double WandbLogger::runtime() const {
   return runtime_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -323,6 +350,7 @@ void WandbLogger::run_start(const RunInfo& info) {
     add_file("code/config.yaml", kNow, kOther);
     add_file("code/command_line.txt", kNow, kOther);
   }
+  start_live_sync();
   if (s_.stats_interval > 0 && !monitor_)
     monitor_ = std::make_unique<SystemMonitor>(s_.stats_interval,
                                                [this](const std::map<std::string, double>& s) { system_stats(s); });
@@ -442,19 +470,29 @@ void WandbLogger::run_end(const std::map<std::string, double>& final_metrics, in
   append(fin.SerializeAsString(), false);
   write_summary_file();
 
-  std::string cmd = "wandb sync " + shell_quote(dir_.string());
-  if (s_.mode != "online") {
+  const std::string cmd = sync_command();
+  if (live_sync_) {
+    // Every record is in the file, ending with exit: the uploader sees the end and finishes on its own.
+    std::cout << "vyolo: waiting for the W&B live upload to finish (at most " << live_sync_wait_ << " s)" << std::endl;
+    ChildStatus st = live_sync_->wait_for(live_sync_wait_);
+    live_sync_.reset();
+    if (st.ok())
+      std::cout << "vyolo: W&B run uploaded; the local copy stays in " << dir_.string() << std::endl;
+    else
+      console::warn("the W&B live upload (`wandb beta sync --live`) failed: " + st.describe() +
+                    "; the run is complete on disk, upload it with: " + cmd);
+  } else if (s_.mode != "online") {
     std::cout << "vyolo: W&B run saved offline; upload it with: " << cmd << std::endl;
   } else if (!on_path("wandb")) {
-    std::cout << "vyolo: W&B mode online, but the wandb command is not installed; upload later with: " << cmd
-              << std::endl;
+    console::warn("W&B mode online, but the wandb command is not installed; the run is saved offline, upload it "
+                  "later with: " + cmd);
   } else if (!logged_in()) {
-    std::cout << "vyolo: W&B mode online, but not logged in (set WANDB_API_KEY or run `wandb login`); "
-              << "upload later with: " << cmd << std::endl;
+    console::warn("W&B mode online, but not logged in (set WANDB_API_KEY or run `wandb login`); the run is saved "
+                  "offline, upload it later with: " + cmd);
   } else {
     std::cout << "vyolo: uploading the W&B run: " << cmd << std::endl;
     int rc = std::system(cmd.c_str());
-    if (rc != 0) std::cerr << "vyolo: warning: `" << cmd << "` failed (status " << rc << "); run it again later" << std::endl;
+    if (rc != 0) console::warn("`" + cmd + "` failed (status " + std::to_string(rc) + "); run it again later");
   }
 }
 

@@ -38,6 +38,7 @@ struct WandbSettings {
 WandbSettings resolve_wandb_settings(const Config& cfg, const RunInfo& info);
 
 class WandbLogWriter;
+class ChildProcess;
 
 class WandbLogger : public Logger {
  public:
@@ -51,11 +52,16 @@ class WandbLogger : public Logger {
   void epoch_end(int epoch, const std::map<std::string, double>& row) override;
   // kind "model" (copied when save_model), "code" (under code/, when save_code), anything else copied as is.
   void file(const std::filesystem::path& path, const std::string& kind) override;
-  // Final summary (the last history value of every key, as the SDK keeps it, plus final/<key> for each final metric),
-  // exit and final records; in online mode then runs `wandb sync` (or prints the command).
+  // Online mode (wandb on PATH and logged in): run_start starts `wandb beta sync --live <run folder>` when the CLI
+  // has it (wandb >= 0.24); it uploads each record as it is appended and its output goes to stderr line by line.
+  // run_end writes the final summary (the last history value of every key, as the SDK keeps it, plus final/<key> for
+  // each final metric), exit and final records; in online mode it then waits for the live upload (at most 120 s, see
+  // set_live_sync_wait; a failure is a warning with the `wandb sync` command), or without one runs `wandb sync`.
+  // Online without wandb or a login: one warning with the command; the run is written as in offline mode.
   void run_end(const std::map<std::string, double>& final_metrics, int exit_code) override;
 
   const std::filesystem::path& run_folder() const { return dir_; }
+  void set_live_sync_wait(double seconds) { live_sync_wait_ = seconds; }  // default 120
   const std::string& run_id() const { return id_; }
 
  private:
@@ -66,6 +72,8 @@ class WandbLogger : public Logger {
   void write_summary_file();
   void system_stats(const std::map<std::string, double>& sample);
   void output_line(const std::string& line);
+  void start_live_sync();
+  std::string sync_command() const;
   double runtime() const;
 
   WandbSettings s_;
@@ -74,11 +82,12 @@ class WandbLogger : public Logger {
   std::unique_ptr<WandbLogWriter> log_;
   int64_t num_ = 0, step_ = 0;
   uint64_t resume_offset_ = 0;
-  double runtime_before_ = 0, start_unix_ = 0;
+  double runtime_before_ = 0, start_unix_ = 0, live_sync_wait_ = 120;
   std::chrono::steady_clock::time_point start_;
   bool reopened_ = false;
   std::set<std::string> listed_files_;
   nlohmann::json summary_ = nlohmann::json::object();
+  std::unique_ptr<ChildProcess> live_sync_;  // `wandb beta sync --live`, online mode only
   std::mutex mu_;                            // the system monitor writes from its own thread
   std::unique_ptr<SystemMonitor> monitor_;   // declared last: stopped first
 };

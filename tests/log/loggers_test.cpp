@@ -674,13 +674,13 @@ TEST_F(LogTest, OnlineModeSyncsWithTheWandbCommand) {
   std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
   setenv("PATH", (root_ / "bin").c_str(), 1);
   auto i = info(cfg, 0);
-  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
   {
     auto log = vyolo::log::make_loggers(cfg, i);
-    train(*log, i, 1, 1);  // not logged in: prints the command
+    train(*log, i, 1, 1);  // not logged in: a warning with the command
   }
-  std::string out = ::testing::internal::GetCapturedStdout();
-  EXPECT_NE(out.find("not logged in"), std::string::npos) << out;
+  std::string out = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(out.find("warning: W&B mode online, but not logged in"), std::string::npos) << out;
   EXPECT_NE(out.find("wandb sync '" + (root_ / "out" / "wandb").string()), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(root_ / "sync_args"));
   setenv("WANDB_API_KEY", "test-key", 1);
