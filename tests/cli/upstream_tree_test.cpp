@@ -42,7 +42,7 @@ TEST(UpstreamTree, FromTheRepositoryRootWithTheSearchPath) {
   write(conf / "constants" / "yolo_data.yaml", "data_dir: data/yolo\nimage_size: [256, 256]\n");
   write(conf / "split" / "fold_0.yaml", "fold_id: 0\ntrain_patients: [a, b]\nval_patients: [c]\n");
   write(conf / "split" / "fold_1.yaml", "fold_id: 1\ntrain_patients: [b, c]\nval_patients: [a]\n");
-  write(conf / "logging" / "wandb.yaml", "logger: wandb\nproject_name: vertebrae\nwandb:\n  mode: offline\n");
+  write(conf / "logging" / "wandb.yaml", "logger: wandb\nproject_name: vertebrae\nwandb:\n  tags: []\n  mode: offline\n");
   write(conf / "hyp_custom.yaml", "degrees: 7.0\nmosaic: 0.25\n");
 
   Cwd here(tmp.path);

@@ -20,8 +20,8 @@ mkdir "$TMP/project" && cd "$TMP/project"
 # The search path: nothing but the installed tree here (no ./conf yet, no source tree).
 "$V" train --help > help.txt
 grep -q "$TMP/prefix/share/vyolo/conf" help.txt || fail "installed tree not in the search path: $(head -8 help.txt)"
-sed -n '/search path/,/^$/p' help.txt | grep -q "conf" || fail "no search path in --help"
-if sed -n '/search path/,/^$/p' help.txt | grep -v "$TMP" | grep -q "/conf"; then fail "a directory outside the prefix is searched"; fi
+sed -n '/^== Config search path/,/^$/p' help.txt | grep -q "conf" || fail "no search path in --help"
+if sed -n '/^== Config search path/,/^$/p' help.txt | grep -v "$TMP" | grep -q "/conf"; then fail "a directory outside the prefix is searched"; fi
 
 "$V" synth out=phantom cases=4 vertebrae=3 seed=1
 "$V" prepare source=phantom out=dataset image_size=64 max_negatives=1 workers=1
