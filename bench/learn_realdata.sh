@@ -73,7 +73,7 @@ PY
 run_vyolo() {  # seed
   local dir="$OUT/vyolo_seed$1"; rm -rf "$dir"
   mkdir -p "$dir"
-  GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-50000} "$VYOLO" train data.data_yaml="$OUT/data/data.yaml" model.variant=yolov8n \
+  "$VYOLO" train data.data_yaml="$OUT/data/data.yaml" model.variant=yolov8n \
     model.pretrained=false data.image_size="$IMGSZ" data.batch_size="$BATCH" data.cache=ram data.num_workers=2 \
     training.epochs="$EPOCHS" training.optimizer=auto training.lr0=0.01 training.momentum=0.937 \
     training.weight_decay=0.0005 training.patience=100 training.threads="$THREADS" seed="$1" \

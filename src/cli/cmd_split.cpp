@@ -3,6 +3,7 @@
 #include "cli/command.h"
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "config/search_path.h"
 #include "data/split.h"
 
 namespace fs = std::filesystem;
@@ -15,6 +16,10 @@ int cmd_split(const CommandContext& ctx) {
   const int folds = a.folds;
   // The user's project folder, never the built-in tree: ./conf joins the search path of later commands.
   const fs::path out = a.out.empty() ? fs::absolute("conf") / "split" : fs::path(a.out);
+  std::error_code ec;
+  if (a.out.empty() && fs::weakly_canonical(out.parent_path(), ec) == fs::weakly_canonical(builtin_config_dir(), ec))
+    throw UsageError("./conf here is vyolo's built-in config tree (" + builtin_config_dir().string() +
+                     "): run `vyolo split` in your project folder, or give out=DIR");
   if (folds < 2) throw UsageError("folds must be >= 2, got " + std::to_string(folds));
   const auto patients = scan_patients(data);
   int fractured = 0;

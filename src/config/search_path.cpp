@@ -41,12 +41,6 @@ std::vector<std::string> SearchPath::options(const std::string& group) const {
   return {names.begin(), names.end()};
 }
 
-std::vector<fs::path> SearchPath::files(const std::string& group) const {
-  std::vector<fs::path> out;
-  for (const auto& n : options(group)) out.push_back(find(group + "/" + n));
-  return out;
-}
-
 std::string SearchPath::describe() const {
   std::string out;
   for (const auto& d : dirs) out += (out.empty() ? "" : ", ") + d.string();

@@ -23,8 +23,6 @@ struct SearchPath {
   std::filesystem::path find(const std::string& rel) const;
   bool has_group(const std::string& group) const;
   std::vector<std::string> options(const std::string& group) const;  // sorted, each name once
-  // Every `fold_K.yaml`-style file `group/<name>` in search order (a name found twice: the first one).
-  std::vector<std::filesystem::path> files(const std::string& group) const;
   std::string describe() const;  // "a, b, c"
 };
 
