@@ -24,6 +24,8 @@ int run(const std::string& args, std::string* out = nullptr) {
                                                         std::to_string(calls++) + ".log")).string();
   int rc = std::system((std::string(VYOLO_BINARY) + " " + args + " > " + log + " 2>&1").c_str());
   if (out) *out = read_file(log);
+  std::error_code ec;
+  fs::remove(log, ec);
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
@@ -67,6 +69,7 @@ TEST(PredictCli, ImagesFolderWritesOverlaysLabelsAndSkipsBadFiles) {
                 (dir / "src/valimg0000.png").string() + " project=" + (dir / "runs").string() + " name=p"),
             0);
   EXPECT_TRUE(fs::exists(dir / "runs/p2/predictions.json"));
+  fs::remove_all(dir);
 }
 
 TEST(PredictCli, BadWeightsAndPathsFailWithClearMessages) {
@@ -91,4 +94,5 @@ TEST(PredictCli, BadWeightsAndPathsFailWithClearMessages) {
   EXPECT_NE(log.find("missing"), std::string::npos) << log;
   EXPECT_EQ(run("predict source=x", &log), 2);
   EXPECT_NE(log.find("weights="), std::string::npos) << log;
+  fs::remove_all(dir);
 }

@@ -31,14 +31,19 @@ fs::path temp_dir(const std::string& name) {
   return p;
 }
 
-// Phantom cases shared by the tests of this file (written once).
+// Phantom cases shared by the tests of this file (written once, removed when the test program ends).
+struct SharedPhantoms {
+  fs::path dir = temp_dir("phantom_src");
+  SharedPhantoms() { write_phantoms(dir, 4, 42); }
+  ~SharedPhantoms() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
 const fs::path& phantom_source() {
-  static fs::path p = [] {
-    fs::path d = temp_dir("phantom_src");
-    write_phantoms(d, 4, 42);
-    return d;
-  }();
-  return p;
+  static SharedPhantoms p;
+  return p.dir;
 }
 
 struct LabelCount {
