@@ -221,14 +221,19 @@ int run_command(const cli::CommandSpec& spec, const std::vector<std::string>& ar
 // phantom, 2 epochs each) two at once took 106-119 s with the default and 38 s with a 1000-iteration spin, while one
 // alone took 17-19 s either way (passive waiting: 24 s). libgomp reads its environment when it loads, before main,
 // so the program sets GOMP_SPINCOUNT and starts itself again; a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
-void choose_omp_wait(char** argv) {
+void choose_omp_wait(int argc, char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  // Help, version and config printing run no OpenMP work: not worth a second start (~0.7 s of loading LibTorch).
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help" || a == "--version" || a == "-c" || a.rfind("--cfg", 0) == 0) return;
+  }
   if (setenv("GOMP_SPINCOUNT", "1000", 1) != 0) return;
   execv("/proc/self/exe", argv);  // returns only on failure: carry on with libgomp's default
 }
 
 int main(int argc, char** argv) {
-  choose_omp_wait(argv);
+  choose_omp_wait(argc, argv);
   vyolo::tune_allocator();  // before any tensor is allocated
   run_start_time();  // one timestamp for ${now:...}, multirun folders and hydra.yaml
   std::vector<std::string> args(argv + 1, argv + argc);
