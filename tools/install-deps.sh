@@ -4,6 +4,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev                      # LibTorch 1.13 (CPU)
+  libgloo-dev                       # headers of the Gloo backend of LibTorch's c10d (distributed training)
   libopencv-dev                     # image IO, resize, drawing
   libyaml-cpp-dev                   # config composition
   libgdcm-dev libgdcm-tools         # DICOM (incl. JPEG-2000 via OpenJPEG)

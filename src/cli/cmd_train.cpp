@@ -1,14 +1,53 @@
 // `vyolo train [overrides]`: one fold, run directory <log_dir>/<experiment_name>/fold_<K>/ (DESIGN.md §3).
+// Data-parallel: `training.nproc=N` (or a device list `training.device=0,1`) starts N ranks on this machine; a vyolo
+// started by torchrun, srun or any launcher that sets RANK/WORLD_SIZE joins that launcher's group.
+#include <algorithm>
 #include <iostream>
 
 #include "cli/command.h"
+#include "common/console.h"
 #include "common/error.h"
+#include "dist/env.h"
+#include "dist/launcher.h"
 #include "train/trainer.h"
 
 namespace vyolo::cli {
 
+namespace {
+
+// Ranks to start here: training.nproc, or as Ultralytics one per GPU of a device list (`0,1`, `cuda:0,1`).
+int local_ranks(const Config& cfg) {
+  if (cfg.given("training.nproc") || cfg.training.nproc > 1) return std::max(1, cfg.training.nproc);
+  const auto& d = cfg.training.device;
+  return d == "cpu" ? 1 : 1 + static_cast<int>(std::count(d.begin(), d.end(), ','));
+}
+
+// The command line of one rank: the flags as typed (config dirs and name), then this job's overrides (one job of a
+// multirun sweep, not the sweep).
+std::vector<std::string> rank_args(const CommandContext& ctx) {
+  std::vector<std::string> out{ctx.command};
+  for (size_t i = 1; i < ctx.argv.size(); ++i) {
+    const std::string& a = ctx.argv[i];
+    if (a.empty() || a[0] != '-' || a == "-m" || a == "--multirun") continue;
+    out.push_back(a);
+    const bool takes_value = a == "-cd" || a == "--config-dir" || a == "-cp" || a == "--config-path" ||
+                             a == "-cn" || a == "--config-name";
+    if (takes_value && i + 1 < ctx.argv.size()) out.push_back(ctx.argv[++i]);
+  }
+  out.insert(out.end(), ctx.overrides.begin(), ctx.overrides.end());
+  return out;
+}
+
+}  // namespace
+
 int cmd_train(const CommandContext& ctx) {
   Config cfg = ctx.cfg;
+  const dist::DistEnv env = dist::env_from_environment();
+  if (env.active()) {
+    if (env.rank > 0) console::set_command(ctx.command + " [rank " + std::to_string(env.rank) + "]");
+  } else if (const int n = local_ranks(cfg); n > 1) {
+    return dist::launch_local_ranks(n, rank_args(ctx), cfg.training.dist_timeout + 30);
+  }
   // `weights=W` starts from a checkpoint, as Ultralytics' `model=` (same as model.pretrained).
   if (const auto a = read_args<TrainArgs>(cfg); !a.weights.empty()) cfg.model.pretrained = a.weights;
   train::TrainOptions opt;
@@ -19,7 +58,8 @@ int cmd_train(const CommandContext& ctx) {
   opt.args = ctx.argv;
   auto r = train::train(cfg, opt);
   if (r.interrupted) return 130;
-  std::cout << "vyolo: weights in " << (r.run_dir / "weights").string() << " (best: " << r.best.filename().string()
+  if (env.rank == 0)
+    std::cout << "vyolo: weights in " << (r.run_dir / "weights").string() << " (best: " << r.best.filename().string()
             << ", last: " << r.last.filename().string() << ")\n";
   return 0;
 }

@@ -81,6 +81,16 @@ struct TrainingConfig {
   int threads = 0;                  // 0 = all cores
   bool channels_last = true;        // NHWC memory layout for training (faster convolutions; same results)
   double max_grad_norm = 10.0;
+  // Data-parallel training (c10d): ranks this command starts on this machine (1: none; a launcher such as torchrun
+  // sets the ranks itself), BatchNorm statistics over all ranks, and how long a rank waits for the others.
+  int nproc = 1;
+  bool sync_bn = false;
+  double dist_timeout = 1800;       // seconds
+};
+
+// `vyolo cv`: folds trained at once, each its own process.
+struct CvConfig {
+  int parallel = 1;
 };
 
 // Validation (vyolo val and the trainer's per-epoch validation).
@@ -135,6 +145,7 @@ struct Config {
   TrainingConfig training;
   HypConfig hyp;
   ValConfig val;
+  CvConfig cv;
   CheckpointConfig checkpoint;
   LoggingConfig logging;
   int seed = 42;

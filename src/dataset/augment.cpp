@@ -220,9 +220,9 @@ Augmenter::Augmenter(std::shared_ptr<const YoloDataset> ds, HypConfig hyp, Augme
     : ds_(std::move(ds)), hyp_(hyp), opt_(opt), mosaic_(opt.mosaic) {}
 
 size_t Augmenter::partner(Rng& rng, const PartnerPool* pool) const {
-  const size_t n = ds_->size();
-  if (!pool || !pool->order || pool->order->size() != n)
-    return static_cast<size_t>(rng.randint(0, static_cast<int>(n) - 1));
+  if (!pool || !pool->order || pool->order->empty())
+    return static_cast<size_t>(rng.randint(0, static_cast<int>(ds_->size()) - 1));
+  const size_t n = pool->order->size();  // the epoch's order, or a distributed rank's share of it
   const size_t w = std::max<size_t>(1, std::min(pool->window, n));
   const size_t back = 1 + static_cast<size_t>(rng.randint(0, static_cast<int>(w) - 1));  // 1..w positions back
   return (*pool->order)[(pool->pos + n - back % n) % n];

@@ -64,7 +64,17 @@ DataLoader::~DataLoader() {
 }
 
 size_t DataLoader::num_batches() const {
-  return (ds_->size() + opt_.batch_size - 1) / opt_.batch_size;
+  const size_t n = opt_.world > 1 ? (ds_->size() + opt_.world - 1) / opt_.world : ds_->size();
+  return (n + opt_.batch_size - 1) / opt_.batch_size;
+}
+
+std::vector<size_t> rank_share(const std::vector<size_t>& order, int rank, int world) {
+  if (world <= 1 || order.empty()) return order;
+  const size_t per = (order.size() + world - 1) / world;
+  std::vector<size_t> out;
+  out.reserve(per);
+  for (size_t k = static_cast<size_t>(rank); k < per * world; k += world) out.push_back(order[k % order.size()]);
+  return out;
 }
 
 void DataLoader::begin(int epoch) {
@@ -80,6 +90,7 @@ void DataLoader::begin(int epoch) {
     Rng rng(sample_seed(opt_.seed, epoch, ~size_t{0}));
     for (size_t i = order->size(); i > 1; --i) std::swap((*order)[i - 1], (*order)[rng.randint(0, int(i) - 1)]);
   }
+  if (opt_.world > 1) *order = rank_share(*order, opt_.rank, opt_.world);
   order_ = order;
   nb_ = static_cast<int>(num_batches());
   next_task_ = consumed_ = 0;
@@ -209,13 +220,15 @@ bool DataLoader::next_any(Batch& out) {
   return true;
 }
 
-std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn) {
+std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn, int rank, int world) {
   auto ds = YoloDataset::from_config(cfg, Role::Train, warn);
   AugmentOptions aug;
   aug.augment = cfg.data.augmentation;
   aug.augment_empty = cfg.data.augment_empty;
   LoaderOptions lo;
-  lo.batch_size = cfg.data.batch_size;
+  lo.batch_size = std::max(1, cfg.data.batch_size / std::max(1, world));
+  lo.rank = rank;
+  lo.world = world;
   lo.num_workers = cfg.data.num_workers;
   lo.shuffle = true;
   lo.seed = static_cast<uint64_t>(cfg.seed);

@@ -53,6 +53,9 @@ struct LoaderOptions {
   // to batch_shapes[b] = (h, w). Empty: dataset order (or shuffled) at imgsz x imgsz.
   std::vector<size_t> order;
   std::vector<std::array<int, 2>> batch_shapes;
+  // Distributed training: this rank's share of every epoch (rank_share of the epoch's order); batch_size is then
+  // the rank's part of the batch.
+  int rank = 0, world = 1;
 };
 
 class DataLoader {
@@ -103,7 +106,9 @@ class DataLoader {
 // data.augment_empty=false: images without boxes get only the letterbox). The val loader letterboxes
 // without enlarging; with val.rect (default) as Ultralytics' rect batches: images sorted by aspect ratio h / w, each
 // batch padded to its own shape (see rect_val_plan). Throws UsageError as YoloDataset::from_config.
-std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn = {});
+// With `world` > 1 the loader gives rank `rank` its share of each epoch and data.batch_size / world images a batch
+// (Ultralytics' DDP split of the batch).
+std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn = {}, int rank = 0, int world = 1);
 std::unique_ptr<DataLoader> make_val_loader(const Config& cfg, int batch_size = 0 /* 0: data.batch_size */,
                                             WarnFn warn = {});
 
@@ -111,6 +116,10 @@ std::unique_ptr<DataLoader> make_val_loader(const Config& cfg, int batch_size = 
 // as np.argsort does) and each batch's (h, w) for `batch_size` images at `imgsz` (stride 32, pad 0.5).
 void rect_val_plan(const YoloDataset& ds, int batch_size, int imgsz, std::vector<size_t>& order,
                    std::vector<std::array<int, 2>>& batch_shapes);
+
+// PyTorch's DistributedSampler: the epoch's order padded with its own first items to a multiple of `world`, then
+// every world-th item from position `rank`. The shares are disjoint (but for the padding) and together cover it.
+std::vector<size_t> rank_share(const std::vector<size_t>& order, int rank, int world);
 
 // BGR 8-bit image -> planar RGB floats in 0..1 at dst (3*h*w values).
 void bgr_to_chw_rgb(const cv::Mat& bgr, float* dst);

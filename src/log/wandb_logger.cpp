@@ -13,7 +13,7 @@
 #include "common/console.h"
 #include "common/error.h"
 #include "common/fs_util.h"
-#include "log/child_process.h"
+#include "common/child_process.h"
 #include "log/record_io.h"
 #include "log/sha256.h"
 #include "log/text_loggers.h"

@@ -19,6 +19,10 @@
 #include "log/logger.h"
 #include "log/system_metrics.h"
 
+namespace vyolo {
+class ChildProcess;
+}
+
 namespace vyolo::log {
 
 // What the run is called and where it goes: logging.* merged with W&B's environment variables. The variables win
@@ -38,7 +42,6 @@ struct WandbSettings {
 WandbSettings resolve_wandb_settings(const Config& cfg, const RunInfo& info);
 
 class WandbLogWriter;
-class ChildProcess;
 
 class WandbLogger : public Logger {
  public:
@@ -87,7 +90,7 @@ class WandbLogger : public Logger {
   bool reopened_ = false;
   std::set<std::string> listed_files_;
   nlohmann::json summary_ = nlohmann::json::object();
-  std::unique_ptr<ChildProcess> live_sync_;  // `wandb beta sync --live`, online mode only
+  std::unique_ptr<vyolo::ChildProcess> live_sync_;  // `wandb beta sync --live`, online mode only
   std::mutex mu_;                            // the system monitor writes from its own thread
   std::unique_ptr<SystemMonitor> monitor_;   // declared last: stopped first
 };

@@ -58,7 +58,7 @@ torch::Tensor ConvBlockImpl::forward(torch::Tensor x) {
   } else {
     y = conv_forward(x, conv->weight, {}, stride_, pad_, groups_);
     count_conv(y, conv->weight, false);
-    y = bn->forward(y);
+    y = norm ? norm(*bn, y) : bn->forward(y);
     // thop counts an affine BatchNorm as 4 operations per element, and Ultralytics doubles thop counts.
     if (g_macs) *g_macs += 4.0 * static_cast<double>(y.numel());
   }
@@ -261,6 +261,11 @@ std::vector<torch::Tensor> YoloV8Impl::forward(torch::Tensor x, std::vector<torc
 void YoloV8Impl::fuse() {
   for (auto& m : modules(/*include_self=*/false))
     if (auto c = std::dynamic_pointer_cast<ConvBlockImpl>(m)) c->fuse();
+}
+
+void YoloV8Impl::set_norm(const NormFn& fn) {
+  for (auto& m : modules(/*include_self=*/false))
+    if (auto c = std::dynamic_pointer_cast<ConvBlockImpl>(m)) c->norm = fn;
 }
 
 int64_t YoloV8Impl::num_parameters() const {

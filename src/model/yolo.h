@@ -5,6 +5,7 @@
 //   auto raw = net->forward(x);              // per level B x (64 + nc) x H x W  (what the loss takes)
 //   auto out = net->decode(raw);             // B x (4 + nc) x anchors: cx, cy, w, h in pixels, sigmoid scores
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct Scale {
 // depth/width multipliers and channel caps as in Ultralytics' yolov8.yaml; throws UsageError for an unknown variant.
 Scale scale_of(const std::string& variant);
 
+// A replacement for BatchNorm2d's forward (dist::sync_batch_norm for training.sync_bn); empty: BatchNorm2d itself.
+using NormFn = std::function<torch::Tensor(torch::nn::BatchNorm2dImpl&, const torch::Tensor&)>;
+
 // Conv2d (no bias) + BatchNorm2d (eps 1e-3, momentum 0.03) + SiLU. `fuse()` folds BN into the convolution for
 // inference. On CPU at batch sizes below 16 the convolution calls oneDNN directly: PyTorch 1.13 would otherwise send
 // small maps to its im2col + reference-BLAS path, which is several times slower.
@@ -32,6 +36,7 @@ class ConvBlockImpl : public torch::nn::Module {
 
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
+  NormFn norm;
 
  private:
   bool act_;
@@ -102,6 +107,7 @@ class YoloV8Impl : public torch::nn::Module {
   torch::Tensor predict(torch::Tensor x) { return decode(forward(x)); }
 
   void fuse();  // fold every BatchNorm into its convolution (inference only)
+  void set_norm(const NormFn& fn);  // every ConvBlock's `norm`
   int64_t num_parameters() const;
   // Floating-point operations (2 x multiply-adds of every convolution) for a square input of `imgsz`, in GFLOPs.
   double gflops(int imgsz);

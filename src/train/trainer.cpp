@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -22,6 +23,10 @@
 #include "common/phase_timer.h"
 #include "config/hydra_files.h"
 #include "dataset/loader.h"
+#include "dist/env.h"
+#include "dist/grad_reducer.h"
+#include "dist/group.h"
+#include "dist/sync_batchnorm.h"
 #include "eval/plots.h"
 #include "ops/device.h"
 #include "log/logger.h"
@@ -111,6 +116,33 @@ std::string fmt_num(double v) {
   return b;
 }
 
+// What ranks other than 0 log: nothing (rank 0 alone writes results.csv, TensorBoard and W&B, as Ultralytics).
+class QuietLogger : public log::Logger {
+ public:
+  void run_start(const log::RunInfo&) override {}
+  void scalars(int64_t, const std::map<std::string, double>&) override {}
+  void image(int64_t, const std::string&, const cv::Mat&) override {}
+  void epoch_end(int, const std::map<std::string, double>&) override {}
+  void file(const fs::path&, const std::string&) override {}
+  void run_end(const std::map<std::string, double>&, int) override {}
+};
+
+// This rank's device: with a list (`0,1` or `cuda:0,1`) the local rank's entry, as Ultralytics' DDP.
+torch::Device rank_device(const std::string& spec, int local_rank) {
+  std::vector<std::string> items;
+  std::string cur;
+  for (char c : spec + ",")
+    if (c == ',') {
+      if (!cur.empty()) items.push_back(cur);
+      cur.clear();
+    } else if (c != ' ') {
+      cur += c;
+    }
+  if (items.size() <= 1) return ops::parse_device(spec);
+  if (items[0].rfind("cuda:", 0) == 0) items[0] = items[0].substr(5);
+  return ops::parse_device(items[static_cast<size_t>(local_rank) % items.size()]);
+}
+
 struct TopK {
   double value;
   std::string path;
@@ -137,6 +169,8 @@ class Run {
   void save_weights(const fs::path& path, int completed_epochs);
   void update_topk(int epoch, const std::map<std::string, double>& row);
   void progress(int epoch, int i, const torch::Tensor& tloss, int instances, int size, bool done);
+  void setup_distributed();
+  bool stop_requested() const { return world_ > 1 ? agreed_stop_ : g_stop.load(); }
 
   Config cfg_;
   TrainOptions opt_;
@@ -166,6 +200,12 @@ class Run {
   std::vector<TopK> topk_;
   std::chrono::steady_clock::time_point epoch_t0_;
   bool tty_ = false;
+  // Data-parallel training (world_ > 1): rank 0 (main_) validates, logs and saves; every rank trains on its share.
+  dist::DistEnv env_;
+  int rank_ = 0, world_ = 1;
+  bool main_ = true, agreed_stop_ = false;
+  std::unique_ptr<dist::Group> group_;
+  std::unique_ptr<dist::GradReducer> reducer_;
 };
 
 // Converts 4-D parameters to NHWC: oneDNN's convolutions then run without layout reorders (forward 30 % faster at
@@ -177,8 +217,15 @@ void to_channels_last(torch::nn::Module& m) {
 }
 
 void Run::setup() {
-  ops::init_threads(cfg_.training.threads);
-  device_ = ops::parse_device(cfg_.training.device);
+  env_ = dist::env_from_environment();
+  rank_ = env_.rank, world_ = env_.world, main_ = rank_ == 0;
+  if (!main_) opt_.progress = false;
+  int threads = cfg_.training.threads;
+  if (env_.local_world > 1)  // the machine's cores (or training.threads) divided between its ranks
+    threads = std::max(1, (threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency())) /
+                              env_.local_world);
+  ops::init_threads(threads);
+  device_ = rank_device(cfg_.training.device, env_.local_rank);
   res_.run_dir = run_dir_for(cfg_);
   wdir_ = cfg_.checkpoint.dirpath.empty() ? res_.run_dir / "weights" : fs::path(cfg_.checkpoint.dirpath);
   res_.last = wdir_ / "last.safetensors";
@@ -195,12 +242,42 @@ void Run::setup() {
     throw UsageError("model.num_classes=" + std::to_string(nc_) + " but data.num_classes=" +
                      std::to_string(cfg_.data.num_classes));
   if (cfg_.data.batch_size < 1) throw UsageError("data.batch_size must be at least 1");
+  if (cfg_.data.batch_size < world_)
+    throw UsageError("data.batch_size=" + std::to_string(cfg_.data.batch_size) + " is smaller than the " +
+                     std::to_string(world_) + " ranks: each rank trains on data.batch_size / ranks images a step");
 
   setup_data();  // first: an empty split, unknown patients or a set without labels fail before anything is written
   setup_model();
   setup_optimizer();
   if (resumed_) resume_from(resume_file);
-  setup_outputs();
+  if (world_ > 1) setup_distributed();
+  if (main_)
+    setup_outputs();
+  else
+    logger_ = std::make_unique<QuietLogger>();
+}
+
+// Joins the other ranks, starts every rank from rank 0's weights and buffers, and makes gradients (and, with
+// training.sync_bn, BatchNorm statistics) global.
+void Run::setup_distributed() {
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg_.training.dist_timeout * 1000));
+  group_ = std::make_unique<dist::Group>(env_, timeout, device_.is_cuda());
+  std::vector<torch::Tensor> state = net_->parameters();
+  for (auto& b : net_->buffers()) state.push_back(b);
+  {
+    torch::NoGradGuard ng;
+    group_->broadcast(state);
+  }
+  if (main_ && !resumed_) copy_state(*net_, *ema_->module());  // the EMA starts from what every rank trains
+  reducer_ = std::make_unique<dist::GradReducer>(*group_, net_->parameters());
+  if (cfg_.training.sync_bn) {
+    dist::Group* g = group_.get();
+    net_->set_norm([g](torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) { return dist::sync_batch_norm(*g, bn, x); });
+  }
+  if (main_)
+    std::cout << "vyolo: data-parallel training on " << world_ << " ranks (" << group_->backend() << ", "
+              << cfg_.data.batch_size / world_ << " images per rank a batch"
+              << (cfg_.training.sync_bn ? ", synchronised BatchNorm" : "") << ")\n";
 }
 
 // Continues with the run's own config (as Ultralytics does); device, threads and workers may change.
@@ -238,9 +315,9 @@ st::File Run::load_resume_config() {
 }
 
 void Run::setup_data() {
-  train_loader_ = dataset::make_train_loader(cfg_);
+  train_loader_ = dataset::make_train_loader(cfg_, {}, rank_, world_);
   nb_ = static_cast<int>(train_loader_->num_batches());
-  if (cfg_.training.val) val_loader_ = dataset::make_val_loader(cfg_, cfg_.data.batch_size * 2);
+  if (cfg_.training.val && main_) val_loader_ = dataset::make_val_loader(cfg_, cfg_.data.batch_size * 2);
   names_ = train_loader_->dataset().options().names;
   if (static_cast<int>(names_.size()) != nc_) {
     names_.clear();
@@ -255,7 +332,7 @@ void Run::setup_model() {
   if (!cfg_.model.pretrained.empty() && !resumed_) {
     auto f = st::read(cfg_.model.pretrained);
     auto rep = model::load_weights(net_, f, cfg_.model.pretrained, /*allow_class_change=*/true);
-    std::cout << "vyolo: transferred " << rep.loaded << " tensors from " << cfg_.model.pretrained
+    if (main_) std::cout << "vyolo: transferred " << rep.loaded << " tensors from " << cfg_.model.pretrained
               << (rep.reinitialised ? " (" + std::to_string(rep.reinitialised) + " head tensors new for " +
                                           std::to_string(nc_) + " classes)"
                                     : std::string())
@@ -302,7 +379,7 @@ void Run::setup_optimizer() {
   sp_.momentum = cfg_.training.momentum;
   sp_.nbs = cfg_.training.nbs;
   sp_.batch_size = bs;
-  if (choice_.automatic)
+  if (choice_.automatic && main_)
     std::cout << "vyolo: optimizer=auto -> " << choice_.name << " lr=" << choice_.lr
               << " momentum=" << choice_.momentum << "\n";
 
@@ -338,11 +415,22 @@ void Run::resume_from(const st::File& f) {
   }
   start_epoch_ = std::stoi(f.metadata.at("epoch"));
   start_batch_ = s.value("batch", 0);
+  const int saved_world = s.value("world", 1);
   if (start_epoch_ >= epochs_ && start_batch_ == 0)
     throw UsageError(origin + ": training to " + std::to_string(epochs_) +
                      " epochs is finished, nothing to resume (start a new run or raise training.epochs)");
   last_opt_step_ = s.value("last_opt_step", int64_t{-1});
   accumulate_ = s.value("accumulate", accumulate_);
+  if (saved_world != world_) {
+    // Another number of ranks: other shares and batches per epoch. The run goes on from the epoch's start, with
+    // the optimizer step counted as just before it (step counts are in this world's batches).
+    if (start_batch_ > 0 && main_)
+      console::note("the checkpoint was written by " + std::to_string(saved_world) + " rank(s), this run has " +
+                    std::to_string(world_) + ": epoch " + std::to_string(start_epoch_ + 1) +
+                    " starts again from its first batch");
+    start_batch_ = 0;
+    last_opt_step_ = int64_t(start_epoch_) * nb_ - 1;
+  }
   ema_->updates = s.value("ema_updates", int64_t{0});
   has_best_ = s.value("has_best", false);
   best_fitness_ = s.value("best_fitness", 0.0);
@@ -365,7 +453,7 @@ void Run::resume_from(const st::File& f) {
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(model::from_st(rng->second));
   }
-  std::cout << "vyolo: resuming " << origin << " at epoch " << start_epoch_ + 1
+  if (main_) std::cout << "vyolo: resuming " << origin << " at epoch " << start_epoch_ + 1
             << (start_batch_ ? ", batch " + std::to_string(start_batch_ + 1) : std::string()) << "\n";
 }
 
@@ -435,6 +523,7 @@ st::File Run::weights_file(bool full, int completed_epochs, int batch_in_epoch) 
     s["momentum"] = choice_.momentum;
     s["last_opt_step"] = last_opt_step_;
     s["accumulate"] = accumulate_;
+    s["world"] = world_;
     s["ema_updates"] = ema_->updates;
     s["has_best"] = has_best_;
     s["best_fitness"] = best_fitness_;
@@ -535,17 +624,21 @@ void Run::train_epoch(int epoch, int start_batch) {
       if (r.scalar_type() != torch::kFloat32) r = r.to(torch::kFloat32);
     auto lr = loss_->forward(raw, targets);
     pt.mark("loss");
-    lr.loss_sum_times_bs.backward();
+    // Ultralytics' DDP scaling: the ranks' gradients are averaged, so each rank's loss counts world_ times.
+    (world_ > 1 ? lr.loss_sum_times_bs * world_ : lr.loss_sum_times_bs).backward();
     pt.mark("backward");
     auto items = lr.items.to(torch::kCPU).to(torch::kFloat64);
     tloss_ = (tloss_ * i + items) / (i + 1);
     bool stepped = false;
     if (ni - last_opt_step_ >= accumulate_) {
+      // A stop request (Ctrl-C, SIGTERM) travels with the gradients, so every rank stops after the same step.
+      if (reducer_) agreed_stop_ = reducer_->average({g_stop.load() ? 1.0 : 0.0})[0] > 0;
+      pt.mark("all-reduce");
       if (cfg_.training.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, cfg_.training.max_grad_norm);
       optim_->step();
       optim_->zero_grad();
       pt.mark("optimizer");
-      ema_->update(net_);
+      if (main_) ema_->update(net_);
       pt.mark("ema");
       last_opt_step_ = ni;
       stepped = true;
@@ -558,7 +651,7 @@ void Run::train_epoch(int epoch, int start_batch) {
                                      {"train/dfl_loss", items[2].item<double>()}};
     for (size_t g = 0; g < optim_->groups().size(); ++g) sc["lr/pg" + std::to_string(g)] = optim_->groups()[g].lr;
     logger_->scalars(ni + 1, sc);
-    if (epoch == 0 && i == 0) {
+    if (epoch == 0 && i == 0 && main_) {
       cv::Mat prev = draw_batch(b, names_);
       if (!prev.empty()) {
         std::vector<uchar> png;
@@ -568,22 +661,31 @@ void Run::train_epoch(int epoch, int start_batch) {
       }
     }
     if (opt_.on_batch_end) opt_.on_batch_end(epoch, i);
-    if (g_stop.load() && stepped && i + 1 < nb_) {
+    if (stop_requested() && stepped && i + 1 < nb_) {
       progress(epoch, i, tloss_, static_cast<int>(b.targets.size()), b.w, true);
-      save_last(epoch, i + 1);
       res_.interrupted = true;
       res_.epochs_done = epoch;
+      if (!main_) return;
+      save_last(epoch, i + 1);
       std::cout << "vyolo: interrupted: saved " << res_.last.string() << " (epoch " << epoch + 1 << ", batch "
                 << i + 1 << "); continue with training.resume=true\n";
       return;
     }
   }
   progress(epoch, nb_ - 1, tloss_, last_instances, last_size, true);
-  pt.report(std::cerr);
+  if (main_) pt.report(std::cerr);
 }
 
 bool Run::end_epoch(int epoch) {
   const bool final_epoch = epoch + 1 >= epochs_;
+  if (!main_) {  // rank 0 validates, logs and saves; the others learn its decision (and share their stop requests)
+    auto t = torch::tensor({0.0, 0.0, g_stop.load() ? 1.0 : 0.0}, torch::kFloat64);
+    group_->allreduce_sum(t);
+    res_.early_stopped = t[1].item<double>() > 0;
+    agreed_stop_ = t[2].item<double>() > 0;
+    res_.epochs_done = epoch + 1;
+    return t[0].item<double>() > 0 || final_epoch;
+  }
   std::map<std::string, double> row;
   auto tl = tloss_.contiguous();
   row["train/box_loss"] = tl[0].item<double>();
@@ -649,6 +751,12 @@ bool Run::end_epoch(int epoch) {
   save_last(epoch + 1, 0);  // always written: resume needs it (checkpoint.save_last=false only keeps it small)
   if (is_best) save_weights(res_.best, epoch + 1);
   if (validated) update_topk(epoch + 1, row);
+  if (world_ > 1) {
+    auto t = torch::tensor({stop ? 1.0 : 0.0, res_.early_stopped ? 1.0 : 0.0, g_stop.load() ? 1.0 : 0.0},
+                           torch::kFloat64);
+    group_->allreduce_sum(t);
+    agreed_stop_ = t[2].item<double>() > 0;
+  }
   return stop || final_epoch;
 }
 
@@ -672,9 +780,9 @@ TrainResult Run::go() {
                     epoch + 1, train_s, last_val_s_, rest_s - last_val_s_);
         std::fflush(stdout);
       }
-      if (g_stop.load()) {
+      if (stop_requested()) {
         res_.interrupted = epoch + 1 < epochs_;
-        if (res_.interrupted)
+        if (res_.interrupted && main_)
           std::cout << "vyolo: interrupted after epoch " << epoch + 1 << ": saved " << res_.last.string()
                     << "; continue with training.resume=true\n";
         break;
@@ -687,6 +795,7 @@ TrainResult Run::go() {
   }
   res_.best_fitness = best_fitness_;
   res_.final_metrics = has_best_ ? best_row_ : last_row_;
+  if (!main_) return res_;
   if (!res_.interrupted) {
     // Only `last` needs the optimizer; with checkpoint.save_last=false it is reduced to the weights at the end.
     if (!cfg_.checkpoint.save_last) save_weights(res_.last, res_.epochs_done);

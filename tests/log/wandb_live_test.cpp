@@ -16,14 +16,14 @@
 #include <thread>
 
 #include "config/config.h"
-#include "log/child_process.h"
+#include "common/child_process.h"
 #include "log/wandb_logger.h"
 #include "log_reader.h"
 #include "temp_dir.h"
 
 namespace fs = std::filesystem;
-using vyolo::log::ChildProcess;
-using vyolo::log::ChildStatus;
+using vyolo::ChildProcess;
+using vyolo::ChildStatus;
 using vyolo::log::RunInfo;
 using vyolo::log::WandbLogger;
 
@@ -249,7 +249,7 @@ TEST(ChildProcess, ForwardsLinesAndReportsTheExitStatus) {
 
 TEST(ChildProcess, MissingProgramEndsWith127) {
   ChildStatus st;
-  std::string out = vyolo::log::run_and_capture({"vyolo-no-such-program"}, 30, &st);
+  std::string out = vyolo::run_and_capture({"vyolo-no-such-program"}, 30, &st);
   EXPECT_EQ(st.code, 127);
   EXPECT_NE(out.find("command not found"), std::string::npos) << out;
 }

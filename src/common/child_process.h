@@ -1,5 +1,6 @@
-// A helper program run beside vyolo (W&B's live uploader): argv executed directly (no shell), stdin from /dev/null,
-// stdout and stderr merged into one pipe that a reader thread hands to `on_line` a line at a time.
+// A program run beside vyolo (W&B's live uploader, the ranks of a distributed training, parallel folds): argv executed
+// directly (no shell), stdin from /dev/null, stdout and stderr merged into one pipe that a reader thread hands to
+// `on_line` a line at a time (or, with no `on_line`, vyolo's own stdout and stderr).
 // The child is tied to vyolo's life: it gets SIGTERM when the thread that started it ends (PR_SET_PDEATHSIG; start it
 // from a thread that lives as long as the run), and it runs in its own process group, so a Ctrl-C at the terminal
 // stops training gracefully without killing the upload that has to finish it.
@@ -12,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-namespace vyolo::log {
+namespace vyolo {
 
 struct ChildStatus {
   bool exited = false;     // ended by itself with `code`; otherwise killed by `signal`
@@ -27,7 +28,8 @@ class ChildProcess {
   using LineSink = std::function<void(const std::string&)>;
   // Throws RuntimeError when the process cannot be created. A program that is not found still starts: it prints
   // one line and ends with status 127, as a shell would.
-  ChildProcess(const std::vector<std::string>& argv, LineSink on_line);
+  // `env`: "NAME=value" entries added to (or replacing in) vyolo's environment for the child.
+  ChildProcess(const std::vector<std::string>& argv, LineSink on_line, const std::vector<std::string>& env = {});
   // Stops a child still running (as wait_for(0) does).
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
@@ -38,6 +40,7 @@ class ChildProcess {
   ChildStatus wait_for(double seconds);
   bool running();
   pid_t pid() const { return pid_; }
+  void signal(int sig);  // to the child's process group
 
  private:
   void read_lines();
@@ -55,4 +58,4 @@ class ChildProcess {
 // Runs argv to its end (at most `seconds`) and returns everything it printed; `status` receives how it ended.
 std::string run_and_capture(const std::vector<std::string>& argv, double seconds, ChildStatus* status = nullptr);
 
-}  // namespace vyolo::log
+}  // namespace vyolo

@@ -1,4 +1,4 @@
-#include "log/child_process.h"
+#include "common/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,7 +18,7 @@
 
 extern char** environ;
 
-namespace vyolo::log {
+namespace vyolo {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -58,13 +58,28 @@ std::string ChildStatus::describe() const {
   return timed_out ? s + " after the time limit" : s;
 }
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv, LineSink on_line) : sink_(std::move(on_line)) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, LineSink on_line, const std::vector<std::string>& env)
+    : sink_(std::move(on_line)) {
   if (argv.empty()) throw RuntimeError("ChildProcess: empty command");
   const std::string exe = resolve(argv[0]);
   const std::string not_found = argv[0] + ": command not found\n";
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The child's environment is built here too (no setenv after fork).
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv = *e;
+    const std::string name = kv.substr(0, kv.find('='));
+    bool replaced = false;
+    for (const auto& add : env) replaced = replaced || add.substr(0, add.find('=')) == name;
+    if (!replaced) env_strings.push_back(kv);
+  }
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& kv : env_strings) envp.push_back(const_cast<char*>(kv.c_str()));
+  envp.push_back(nullptr);
+  const bool piped = static_cast<bool>(sink_);
 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw RuntimeError(std::string("cannot create a pipe: ") + std::strerror(errno));
@@ -87,16 +102,27 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, LineSink on_lin
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     int null_fd = ::open("/dev/null", O_RDONLY);
     if (null_fd >= 0) ::dup2(null_fd, 0);
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    if (!exe.empty()) ::execve(exe.c_str(), args.data(), environ);
+    if (piped) {
+      ::dup2(fds[1], 1);
+      ::dup2(fds[1], 2);
+    }
+    if (!exe.empty()) ::execve(exe.c_str(), args.data(), envp.data());
     write_all(2, not_found);
     ::_exit(127);
   }
   ::setpgid(pid_, pid_);  // also from this side, so that a kill of the group right away cannot miss it
   ::close(fds[1]);
+  if (!piped) {
+    ::close(fds[0]);
+    return;
+  }
   out_fd_ = fds[0];
   reader_ = std::thread([this] { read_lines(); });
+}
+
+void ChildProcess::signal(int sig) {
+  if (reaped_ || pid_ <= 0) return;
+  if (::kill(-pid_, sig) != 0) ::kill(pid_, sig);
 }
 
 ChildProcess::~ChildProcess() {
@@ -174,12 +200,9 @@ ChildStatus ChildProcess::wait_for(double seconds) {
       return true;
     };
     if (!poll_until(until(seconds))) {
-      auto signal_group = [&](int sig) {
-        if (::kill(-pid_, sig) != 0) ::kill(pid_, sig);
-      };
-      signal_group(SIGTERM);
+      signal(SIGTERM);
       if (!poll_until(until(3))) {
-        signal_group(SIGKILL);
+        signal(SIGKILL);
         reap(true);
       }
       status_.timed_out = true;
@@ -204,4 +227,4 @@ std::string run_and_capture(const std::vector<std::string>& argv, double seconds
   return out;
 }
 
-}  // namespace vyolo::log
+}  // namespace vyolo
