@@ -4,17 +4,30 @@
 // <data_dir>/stats.json), each fold's best model is run on its validation patients' volumes (`vyolo evaluate` on
 // those studies, into fold_K/vertebra_eval/), and cv_findings.json / cv_findings.md give slice-, vertebra- and
 // patient-level metrics per fold and as mean ± sd. `studies=none` skips this.
+// `cv.parallel=K` trains K folds at once, each a `vyolo train` process of its own (threads divided between them),
+// their output prefixed with the fold; the evaluation and the summary follow as above.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
-#include <optional>
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <regex>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
 
 #include "cli/command.h"
 #include "common/console.h"
 #include "cli/setup.h"
+#include "common/child_process.h"
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "config/override.h"
 #include "config/job.h"
 #include "findings/report.h"
 #include "infer/evaluate_studies.h"
@@ -101,6 +114,117 @@ std::optional<findings::EvaluationResult> evaluate_fold(const CvArgs& a, const C
   }
 }
 
+struct FoldRun {
+  std::string fold;
+  std::optional<train::TrainResult> result;  // empty: the fold failed
+};
+
+train::TrainOptions fold_options(const CommandContext& ctx, const std::string& fold) {
+  train::TrainOptions opt;
+  opt.overrides = ctx.overrides;
+  opt.overrides.push_back("split=" + fold);
+  opt.command = ctx.command;
+  opt.job_type = "cv";
+  opt.command_line = "vyolo cv";
+  for (const auto& o : opt.overrides) opt.command_line += " " + o;
+  opt.args = ctx.argv;
+  return opt;
+}
+
+volatile std::sig_atomic_t g_signal = 0;
+void on_signal(int sig) { g_signal = sig; }
+
+// The overrides a fold's `vyolo train` takes: cv's own keys (folds, studies, ...) stay with cv.
+std::vector<std::string> train_overrides(const CommandContext& ctx, const std::string& fold, int threads) {
+  std::vector<std::string> cv_keys;
+  std::stringstream keys(command_keys<CvArgs>().defaults_yaml);
+  for (std::string line; std::getline(keys, line);)
+    if (auto c = line.find(':'); c != std::string::npos && !line.empty() && line[0] != ' ') cv_keys.push_back(line.substr(0, c));
+  std::vector<std::string> out;
+  for (const auto& o : ctx.overrides) {
+    const std::string key = parse_override(o).key;
+    if (key == "split" || std::find(cv_keys.begin(), cv_keys.end(), key) != cv_keys.end()) continue;
+    out.push_back(o);
+  }
+  out.push_back("split=" + fold);
+  if (!ctx.cfg.given("training.threads")) out.push_back("training.threads=" + std::to_string(threads));
+  return out;
+}
+
+// K folds at a time, each `vyolo train` in a child process; Ctrl-C reaches every fold (each saves `last`).
+std::vector<FoldRun> train_parallel(const CommandContext& ctx, const std::vector<std::string>& folds, int k,
+                                    bool& interrupted) {
+  const int cores = ctx.cfg.training.threads > 0 ? ctx.cfg.training.threads
+                                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = std::max(1, cores / k);
+  std::cout << "vyolo cv: " << folds.size() << " folds, " << k << " at a time (" << threads << " thread"
+            << (threads == 1 ? "" : "s") << " each)\n";
+  std::mutex out_m;
+  struct Running {
+    size_t index;
+    fs::path result_file;
+    std::unique_ptr<ChildProcess> child;
+  };
+  std::vector<Running> running;
+  std::vector<FoldRun> runs;
+  for (const auto& f : folds) runs.push_back({f, std::nullopt});
+  g_signal = 0;
+  auto old_int = std::signal(SIGINT, on_signal);
+  auto old_term = std::signal(SIGTERM, on_signal);
+  size_t next = 0;
+  while (next < folds.size() || !running.empty()) {
+    if (g_signal) {
+      interrupted = true;
+      for (auto& r : running) r.child->signal(g_signal);
+      g_signal = 0;
+    }
+    while (!interrupted && running.size() < static_cast<size_t>(k) && next < folds.size()) {
+      const size_t i = next++;
+      const fs::path result = fs::temp_directory_path() /
+                              ("vyolo-cv-" + std::to_string(::getpid()) + "-" + folds[i] + ".json");
+      std::error_code ec;
+      fs::remove(result, ec);
+      const std::string prefix = "[" + folds[i] + "] ";
+      auto sink = [&out_m, prefix](const std::string& line) {
+        std::lock_guard<std::mutex> lk(out_m);
+        std::cout << prefix << line << "\n" << std::flush;
+      };
+      auto argv = child_args(ctx, "train", train_overrides(ctx, folds[i], threads));
+      argv.insert(argv.begin(), "/proc/self/exe");
+      {
+        std::lock_guard<std::mutex> lk(out_m);
+        std::cout << "vyolo cv: " << folds[i] << " (" << i + 1 << "/" << folds.size() << ") started\n";
+      }
+      running.push_back({i, result, std::make_unique<ChildProcess>(argv, sink,
+                                                                   std::vector<std::string>{"VYOLO_CV_RESULT=" +
+                                                                                            result.string()})});
+    }
+    for (auto it = running.begin(); it != running.end();) {
+      if (it->child->running()) {
+        ++it;
+        continue;
+      }
+      const ChildStatus st = it->child->wait_for(0);
+      const std::string& f = folds[it->index];
+      std::error_code ec;
+      if (st.ok() && fs::exists(it->result_file, ec)) {
+        runs[it->index].result = train::read_result(it->result_file);
+      } else if (st.exited && st.code == 130) {
+        interrupted = true;
+      } else {
+        std::lock_guard<std::mutex> lk(out_m);
+        console::warn(f + " failed (" + st.describe() + "); the other folds go on, the summary leaves it out");
+      }
+      fs::remove(it->result_file, ec);
+      it = running.erase(it);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
+  return runs;
+}
+
 }  // namespace
 
 int cmd_cv(const CommandContext& ctx) {
@@ -118,21 +242,30 @@ int cmd_cv(const CommandContext& ctx) {
   std::vector<std::string> done, evaluated;
   std::vector<findings::EvaluationResult> fold_findings;
   const auto studies = studies_dir(a, cfgs.front());
-  for (size_t i = 0; i < folds.size(); ++i) {
-    std::cout << "vyolo cv: " << folds[i] << " (" << i + 1 << "/" << folds.size() << ")\n";
-    train::TrainOptions opt;
-    opt.overrides = ctx.overrides;
-    opt.overrides.push_back("split=" + folds[i]);
-    opt.command = ctx.command;
-    opt.job_type = "cv";
-    opt.command_line = "vyolo cv";
-    for (const auto& o : opt.overrides) opt.command_line += " " + o;
-    opt.args = ctx.argv;
-    auto r = train::train(cfgs[i], opt);
-    if (r.interrupted) {
-      console::info("interrupted in " + folds[i] + "; no summary written");
-      return 130;
+  const int parallel = std::min<int>(ctx.cfg.cv.parallel, static_cast<int>(folds.size()));
+  std::vector<FoldRun> runs;
+  bool interrupted = false;
+  if (parallel > 1) {
+    runs = train_parallel(ctx, folds, parallel, interrupted);
+  } else {
+    for (size_t i = 0; i < folds.size() && !interrupted; ++i) {
+      std::cout << "vyolo cv: " << folds[i] << " (" << i + 1 << "/" << folds.size() << ")\n";
+      auto r = train::train(cfgs[i], fold_options(ctx, folds[i]));
+      interrupted = r.interrupted;
+      runs.push_back({folds[i], r});
     }
+  }
+  if (interrupted) {
+    console::info("interrupted; no summary written (each fold's `last` resumes with training.resume=true)");
+    return 130;
+  }
+  int failed = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (!runs[i].result) {
+      ++failed;
+      continue;
+    }
+    const auto& r = *runs[i].result;
     std::vector<double> v;
     for (auto& [k, label] : cols) v.push_back(r.final_metrics.count(k) ? r.final_metrics.at(k) : std::nan(""));
     vals.push_back(v);
@@ -144,6 +277,7 @@ int cmd_cv(const CommandContext& ctx) {
       }
     }
   }
+  if (vals.empty()) throw RuntimeError("vyolo cv: every fold failed");
   const auto& c0 = cfgs.front();
   const fs::path dir = fs::path(c0.logging.log_dir) / c0.logging.experiment_name;
   std::vector<double> mean(cols.size(), 0), sd(cols.size(), 0);
@@ -187,6 +321,11 @@ int cmd_cv(const CommandContext& ctx) {
     write_file_atomic(dir / "cv_findings.md", fmd);
     std::cout << "\n" << fmd << "\nvyolo cv: vertebra- and patient-level summary in "
               << (dir / "cv_findings.json").string() << " and cv_findings.md\n";
+  }
+  if (failed > 0) {
+    console::warn(std::to_string(failed) + " of " + std::to_string(runs.size()) + " folds failed (see above); the "
+                  "summary has the other " + std::to_string(vals.size()));
+    return 1;
   }
   return 0;
 }

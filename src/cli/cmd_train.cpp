@@ -2,9 +2,11 @@
 // Data-parallel: `training.nproc=N` (or a device list `training.device=0,1`) starts N ranks on this machine; a vyolo
 // started by torchrun, srun or any launcher that sets RANK/WORLD_SIZE joins that launcher's group.
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/setup.h"
 #include "common/console.h"
 #include "common/error.h"
 #include "dist/env.h"
@@ -22,22 +24,6 @@ int local_ranks(const Config& cfg) {
   return d == "cpu" ? 1 : 1 + static_cast<int>(std::count(d.begin(), d.end(), ','));
 }
 
-// The command line of one rank: the flags as typed (config dirs and name), then this job's overrides (one job of a
-// multirun sweep, not the sweep).
-std::vector<std::string> rank_args(const CommandContext& ctx) {
-  std::vector<std::string> out{ctx.command};
-  for (size_t i = 1; i < ctx.argv.size(); ++i) {
-    const std::string& a = ctx.argv[i];
-    if (a.empty() || a[0] != '-' || a == "-m" || a == "--multirun") continue;
-    out.push_back(a);
-    const bool takes_value = a == "-cd" || a == "--config-dir" || a == "-cp" || a == "--config-path" ||
-                             a == "-cn" || a == "--config-name";
-    if (takes_value && i + 1 < ctx.argv.size()) out.push_back(ctx.argv[++i]);
-  }
-  out.insert(out.end(), ctx.overrides.begin(), ctx.overrides.end());
-  return out;
-}
-
 }  // namespace
 
 int cmd_train(const CommandContext& ctx) {
@@ -46,7 +32,7 @@ int cmd_train(const CommandContext& ctx) {
   if (env.active()) {
     if (env.rank > 0) console::set_command(ctx.command + " [rank " + std::to_string(env.rank) + "]");
   } else if (const int n = local_ranks(cfg); n > 1) {
-    return dist::launch_local_ranks(n, rank_args(ctx), cfg.training.dist_timeout + 30);
+    return dist::launch_local_ranks(n, child_args(ctx, ctx.command, ctx.overrides), cfg.training.dist_timeout + 30);
   }
   // `weights=W` starts from a checkpoint, as Ultralytics' `model=` (same as model.pretrained).
   if (const auto a = read_args<TrainArgs>(cfg); !a.weights.empty()) cfg.model.pretrained = a.weights;
@@ -56,7 +42,11 @@ int cmd_train(const CommandContext& ctx) {
   opt.command_line = "vyolo " + ctx.command;
   for (const auto& o : ctx.overrides) opt.command_line += " " + o;
   opt.args = ctx.argv;
+  // A fold of `vyolo cv cv.parallel=K` (cmd_cv.cpp): logged as a cv job, its result handed back in a file.
+  const char* result_file = std::getenv("VYOLO_CV_RESULT");
+  if (result_file && *result_file) opt.job_type = "cv";
   auto r = train::train(cfg, opt);
+  if (result_file && *result_file && env.rank == 0) train::write_result(r, result_file);
   if (r.interrupted) return 130;
   if (env.rank == 0)
     std::cout << "vyolo: weights in " << (r.run_dir / "weights").string() << " (best: " << r.best.filename().string()

@@ -38,4 +38,19 @@ std::vector<infer::VolumeModel> load_volume_models(const std::vector<std::string
   return models;
 }
 
+std::vector<std::string> child_args(const CommandContext& ctx, const std::string& command,
+                                    const std::vector<std::string>& overrides) {
+  std::vector<std::string> out{command};
+  for (size_t i = 1; i < ctx.argv.size(); ++i) {
+    const std::string& a = ctx.argv[i];
+    if (a.empty() || a[0] != '-' || a == "-m" || a == "--multirun") continue;
+    out.push_back(a);
+    const bool takes_value = a == "-cd" || a == "--config-dir" || a == "-cp" || a == "--config-path" ||
+                             a == "-cn" || a == "--config-name";
+    if (takes_value && i + 1 < ctx.argv.size()) out.push_back(ctx.argv[++i]);
+  }
+  out.insert(out.end(), overrides.begin(), overrides.end());
+  return out;
+}
+
 }  // namespace vyolo::cli

@@ -1,10 +1,11 @@
-// What the inference commands (predict, evaluate, val, cv) share: device and threads, NMS settings, and loading
-// checkpoints for CT volumes with their warnings.
+// What the commands share: device and threads, NMS settings, loading checkpoints for CT volumes with their warnings
+// (predict, evaluate, val, cv), and the command line of a vyolo child process (train's ranks, cv's parallel folds).
 #pragma once
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "config/command_context.h"
 #include "config/config.h"
 #include "infer/predict_volume.h"
 #include "ops/nms.h"
@@ -24,5 +25,9 @@ infer::ModelRequest model_request(const Config& cfg, const std::string& crop, st
 std::vector<infer::VolumeModel> load_volume_models(const std::vector<std::string>& weights, const Config& cfg,
                                                    const infer::ModelRequest& req, const ops::NmsOptions& nms,
                                                    torch::Device device);
+
+// `command`, the config flags as typed (-cd, -cn), then `overrides` (for a job of a multirun sweep: that job's).
+std::vector<std::string> child_args(const CommandContext& ctx, const std::string& command,
+                                    const std::vector<std::string>& overrides);
 
 }  // namespace vyolo::cli

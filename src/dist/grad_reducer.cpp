@@ -25,7 +25,7 @@ std::vector<double> GradReducer::average(const std::vector<double>& flags) {
     const bool last = b + 1 >= buckets_.size();
     const auto& ref = b < buckets_.size() ? params_[buckets_[b].front()] : at::Tensor();
     auto opts = ref.defined() ? ref.options().memory_format(c10::MemoryFormat::Contiguous) : at::TensorOptions();
-    auto flat = at::zeros({n + (last ? n_flags : 0)}, opts.dtype(at::kFloat));
+    auto flat = at::zeros({n + (last ? n_flags : 0)}, ref.defined() ? opts : opts.dtype(at::kFloat));
     int64_t off = 0;
     if (b < buckets_.size())
       for (size_t i : buckets_[b]) {

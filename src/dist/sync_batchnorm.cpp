@@ -29,7 +29,7 @@ torch::Tensor allreduce_sum_autograd(Group& group, const torch::Tensor& x) {
 torch::Tensor sync_batch_norm(Group& group, torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
   if (!bn.is_training()) return bn.forward(x);
   const int64_t c = x.size(1);
-  auto xf = x.to(torch::kFloat);
+  auto xf = x.scalar_type() == torch::kDouble ? x : x.to(torch::kFloat);  // statistics at least in float32
   // Per-channel sum, sum of squares and count of this rank, summed over the ranks in one exchange.
   auto local = torch::cat({xf.sum({0, 2, 3}), (xf * xf).sum({0, 2, 3}),
                            torch::full({1}, static_cast<double>(x.numel() / c), xf.options())});

@@ -820,6 +820,37 @@ TrainResult train(const Config& cfg, const TrainOptions& opt) {
 
 void request_stop() { g_stop.store(true); }
 
+void write_result(const TrainResult& r, const fs::path& path) {
+  json j;
+  j["run_dir"] = r.run_dir.string();
+  j["last"] = r.last.string();
+  j["best"] = r.best.string();
+  j["epochs_done"] = r.epochs_done;
+  j["interrupted"] = r.interrupted;
+  j["early_stopped"] = r.early_stopped;
+  j["best_fitness"] = r.best_fitness;
+  j["final_metrics"] = r.final_metrics;
+  write_file_atomic(path, j.dump(2) + "\n");
+}
+
+TrainResult read_result(const fs::path& path) {
+  try {
+    const json j = json::parse(read_file(path));
+    TrainResult r;
+    r.run_dir = j.at("run_dir").get<std::string>();
+    r.last = j.at("last").get<std::string>();
+    r.best = j.at("best").get<std::string>();
+    r.epochs_done = j.at("epochs_done").get<int>();
+    r.interrupted = j.at("interrupted").get<bool>();
+    r.early_stopped = j.at("early_stopped").get<bool>();
+    r.best_fitness = j.at("best_fitness").get<double>();
+    r.final_metrics = j.at("final_metrics").get<std::map<std::string, double>>();
+    return r;
+  } catch (const std::exception& e) {
+    throw RuntimeError(path.string() + ": not a training result (" + e.what() + ")");
+  }
+}
+
 bool EarlyStopping::operator()(int epoch, double fitness) {
   if (fitness > best_fitness || best_fitness == 0) {
     best_epoch = epoch;

@@ -42,6 +42,11 @@ struct TrainResult {
   std::map<std::string, double> final_metrics;  // the last validation's row (DESIGN.md §3 keys)
 };
 
+// A TrainResult as JSON, for a parent process (`vyolo cv cv.parallel=K`) that ran the training as a child; written
+// atomically. read_result throws RuntimeError naming the file.
+void write_result(const TrainResult& r, const std::filesystem::path& path);
+TrainResult read_result(const std::filesystem::path& path);
+
 // `<log_dir>/<experiment_name>/fold_<fold_id>`.
 std::filesystem::path run_dir_for(const Config& cfg);
 
