@@ -318,6 +318,11 @@ void Run::setup_data() {
   train_loader_ = dataset::make_train_loader(cfg_, {}, rank_, world_);
   nb_ = static_cast<int>(train_loader_->num_batches());
   if (cfg_.training.val && main_) val_loader_ = dataset::make_val_loader(cfg_, cfg_.data.batch_size * 2);
+  if (main_)
+    std::cout << "vyolo: train: " << train_loader_->dataset().size() << " images, " << nb_ << " batches an epoch"
+              << (world_ > 1 ? " on each of " + std::to_string(world_) + " ranks" : std::string())
+              << (val_loader_ ? "; val: " + std::to_string(val_loader_->dataset().size()) + " images" : std::string())
+              << "\n";
   names_ = train_loader_->dataset().options().names;
   if (static_cast<int>(names_.size()) != nc_) {
     names_.clear();

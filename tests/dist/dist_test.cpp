@@ -380,3 +380,24 @@ TEST(DistCv, ParallelFoldsGiveTheSequentialSummary) {
     EXPECT_EQ(rs, without_time(runs / "par" / f / "results.csv"));
   }
 }
+
+// Ctrl-C to `vyolo train training.nproc=2`: the launcher passes it to both ranks, which stop after the same
+// optimizer step; rank 0 saves `last` at that batch; the run exits 130 and resumes with 2 ranks to the end.
+TEST(DistTrain, CtrlCReachesEveryRankAndTheRunResumes) {
+  TrainSet set;
+  const std::vector<std::string> more{"training.nproc=2", "data.image_size=96"};
+  Proc run(set.train_args(30, more));
+  ASSERT_TRUE(wait_for_file(set.last(), 300)) << run.text();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(run.child->pid(), SIGINT);
+  const auto st = run.child->wait_for(120);
+  ASSERT_FALSE(st.timed_out) << run.text();
+  EXPECT_TRUE(st.exited && st.code == 130) << st.describe() << "\n" << run.text();
+  EXPECT_NE(run.text().find("continue with training.resume=true"), std::string::npos) << run.text();
+  expect_loadable(set.last());
+  const auto stopped_at = set.csv_rows().size();
+  EXPECT_LT(stopped_at, 30u);
+  Proc again(set.train_args(stopped_at + 2, {"training.nproc=2", "data.image_size=96", "training.resume=true"}));
+  ASSERT_TRUE(again.child->wait_for(600).ok()) << again.text();
+  EXPECT_EQ(set.csv_rows().size(), stopped_at + 2);
+}
