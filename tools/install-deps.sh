@@ -5,6 +5,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev                      # LibTorch 1.13 (CPU)
   libgloo-dev                       # headers of the Gloo backend of LibTorch's c10d (distributed training)
+  libopenblas0-openmp               # fast BLAS for LibTorch (Debian's default libblas3 is the reference one)
   libopencv-dev                     # image IO, resize, drawing
   libyaml-cpp-dev                   # config composition
   libgdcm-dev libgdcm-tools         # DICOM (incl. JPEG-2000 via OpenJPEG)
