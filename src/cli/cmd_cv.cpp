@@ -28,6 +28,7 @@
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "config/override.h"
+#include "dist/env.h"
 #include "config/job.h"
 #include "findings/report.h"
 #include "infer/evaluate_studies.h"
@@ -242,10 +243,12 @@ int cmd_cv(const CommandContext& ctx) {
   std::vector<std::string> done, evaluated;
   std::vector<findings::EvaluationResult> fold_findings;
   const auto studies = studies_dir(a, cfgs.front());
-  const int parallel = std::min<int>(ctx.cfg.cv.parallel, static_cast<int>(folds.size()));
+  const int parallel = std::max(1, std::min<int>(ctx.cfg.cv.parallel, static_cast<int>(folds.size())));
+  const auto env = dist::env_from_environment();
   std::vector<FoldRun> runs;
   bool interrupted = false;
-  if (parallel > 1) {
+  // Folds as child processes when several run at once, or when each fold starts its own ranks (training.nproc).
+  if (parallel > 1 || (!env.active() && ctx.cfg.training.nproc > 1)) {
     runs = train_parallel(ctx, folds, parallel, interrupted);
   } else {
     for (size_t i = 0; i < folds.size() && !interrupted; ++i) {
@@ -259,6 +262,7 @@ int cmd_cv(const CommandContext& ctx) {
     console::info("interrupted; no summary written (each fold's `last` resumes with training.resume=true)");
     return 130;
   }
+  if (env.rank > 0) return 0;  // a rank of a launcher's group (torchrun): rank 0 evaluates and summarises
   int failed = 0;
   for (size_t i = 0; i < runs.size(); ++i) {
     if (!runs[i].result) {

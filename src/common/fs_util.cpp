@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/fault.h"
 
 namespace fs = std::filesystem;
 
@@ -25,7 +26,11 @@ void write_file_atomic(const fs::path& path, const std::string& bytes) {
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw RuntimeError("cannot write " + path.string() + ": cannot create temp file " + tmp.string());
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    const size_t half = bytes.size() / 2;
+    out.write(bytes.data(), static_cast<std::streamsize>(half));
+    out.flush();
+    kill_point("write", path.string());  // tests: a kill halfway through (the target is untouched)
+    out.write(bytes.data() + half, static_cast<std::streamsize>(bytes.size() - half));
     out.flush();
     if (!out) {
       out.close();

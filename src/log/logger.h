@@ -34,6 +34,10 @@ struct RunInfo {
   std::string command_line;        // as typed
   std::vector<std::string> args;   // the program's arguments, one per argv element (argv[1:])
   bool resumed = false;            // continue the same W&B run id / TensorBoard step sequence
+  // Resuming a checkpoint of `resume_epoch` completed epochs (`resume_batch` batches into the next): what a killed
+  // run logged after that checkpoint is logged again, so the loggers drop it (results.csv rows past the epoch; the
+  // W&B run back to the end of that epoch when resume_batch is 0). -1: keep everything.
+  int resume_epoch = -1, resume_batch = 0;
 };
 
 class Logger {

@@ -120,7 +120,7 @@ std::unique_ptr<Logger> make_loggers(const Config& cfg, const RunInfo& info) {
   require_writable(info.run_dir);
   auto out = std::make_unique<CompositeLogger>(cfg.logging.wandb.log_freq);
   out->add("console", std::make_unique<ConsoleLogger>(cfg.training.epochs), false);
-  out->add("results.csv", std::make_unique<CsvLogger>(info.run_dir, info.resumed), false);
+  out->add("results.csv", std::make_unique<CsvLogger>(info.run_dir, info.resumed, info.resume_epoch), false);
   if (kind == "tensorboard") {
     out->add("TensorBoard", std::make_unique<TensorBoardLogger>(cfg, info), true);
   } else if (kind == "wandb") {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fault.h"
 
 namespace vyolo::log {
 namespace {
@@ -66,7 +67,13 @@ AppendFile::~AppendFile() {
 }
 
 void AppendFile::write(const std::string& bytes) {
-  if (std::fwrite(bytes.data(), 1, bytes.size(), f_) != bytes.size()) {
+  size_t done = 0;
+  if (kill_planned("append")) {  // tests: a kill halfway through a record
+    done = std::fwrite(bytes.data(), 1, bytes.size() / 2, f_);
+    std::fflush(f_);
+    kill_point("append", path_.string());
+  }
+  if (done + std::fwrite(bytes.data() + done, 1, bytes.size() - done, f_) != bytes.size()) {
     int err = errno;
     // Cut the partial record off, so the file still ends on a record boundary.
     std::clearerr(f_);
@@ -78,6 +85,23 @@ void AppendFile::write(const std::string& bytes) {
 
 void AppendFile::flush() {
   if (std::fflush(f_) != 0) throw RuntimeError(path_.string() + ": write failed: " + std::strerror(errno));
+}
+
+uint64_t tfrecord_complete_prefix(const std::string& bytes) {
+  auto le = [&](size_t at, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+    return v;
+  };
+  uint64_t at = 0;
+  while (at + 12 <= bytes.size()) {
+    const uint64_t len = le(at, 8);
+    if (le(at + 8, 4) != masked_crc32c(bytes.data() + at, 8)) break;
+    if (len > bytes.size() - at - 16) break;
+    if (le(at + 12 + len, 4) != masked_crc32c(bytes.data() + at + 12, len)) break;
+    at += 16 + len;
+  }
+  return at;
 }
 
 void TFRecordWriter::write(const std::string& payload) {

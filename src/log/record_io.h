@@ -31,6 +31,10 @@ class AppendFile {
   uint64_t size_ = 0;
 };
 
+// The length of the longest prefix of `bytes` made of complete TFRecords with valid checksums: where a file torn by
+// a kill should be cut back to.
+uint64_t tfrecord_complete_prefix(const std::string& bytes);
+
 // One TFRecord per call.
 class TFRecordWriter {
  public:

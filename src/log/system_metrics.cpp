@@ -1,4 +1,5 @@
 #include "log/system_metrics.h"
+#include "common/child_process.h"
 
 #include "common/fs_util.h"
 
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -104,19 +106,24 @@ void net_bytes(double& sent, double& recv) {
 // Rows of `nvidia-smi --query-gpu=<fields> --format=csv,noheader,nounits`, split on commas.
 std::vector<std::vector<std::string>> nvidia_smi(const std::string& fields) {
   std::vector<std::vector<std::string>> rows;
-  std::FILE* p = popen(("nvidia-smi --query-gpu=" + fields + " --format=csv,noheader,nounits 2>/dev/null").c_str(), "r");
-  if (!p) return rows;
-  char buf[1024];
-  while (std::fgets(buf, sizeof buf, p)) {
+  static std::atomic<bool> missing{false};  // no nvidia-smi on PATH: not looked for again every sample
+  if (missing) return rows;
+  ChildStatus st;
+  const std::string out =
+      run_and_capture({"nvidia-smi", "--query-gpu=" + fields, "--format=csv,noheader,nounits"}, 10, &st);
+  if (st.exited && st.code == 127) missing = true;
+  if (!st.ok()) return rows;
+  std::stringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
     std::vector<std::string> row;
-    std::stringstream ls(buf);
+    std::stringstream ls(line);
     for (std::string cell; std::getline(ls, cell, ',');) {
       const size_t b = cell.find_first_not_of(" \t\r\n"), e = cell.find_last_not_of(" \t\r\n");
       row.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
     }
     rows.push_back(row);
   }
-  pclose(p);
   return rows;
 }
 

@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "common/error.h"
+#include "common/console.h"
+#include "common/fs_util.h"
 #include "log/record_io.h"
 #include "log/tracker_util.h"
 #include "tb_event.pb.h"
@@ -84,6 +86,20 @@ TensorBoardLogger::TensorBoardLogger(const Config& cfg, const RunInfo& info) : c
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw RuntimeError(dir.string() + ": cannot create TensorBoard folder: " + ec.message());
+  if (info.resumed) {
+    // A killed run may have left half a record at the end of its events file: cut it back to its last whole record,
+    // so that every reader (TensorBoard, tbparse, ours) takes the file.
+    for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator(); ++it) {
+      if (it->path().filename().string().rfind("events.out.tfevents.", 0) != 0) continue;
+      const std::string bytes = read_file(it->path());
+      const uint64_t keep = tfrecord_complete_prefix(bytes);
+      if (keep < bytes.size()) {
+        std::filesystem::resize_file(it->path(), keep, ec);
+        console::note(it->path().string() + ": cut a torn record (" + std::to_string(bytes.size() - keep) +
+                      " bytes) off its end");
+      }
+    }
+  }
   path_ = new_event_path(dir);
   writer_ = std::make_unique<TFRecordWriter>(path_);
   tbpb::Event e;

@@ -7,7 +7,9 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/fault.h"
 #include "common/format.h"
+#include "common/fs_util.h"
 
 namespace vyolo::log {
 namespace {
@@ -63,7 +65,7 @@ void ConsoleLogger::run_end(const std::map<std::string, double>& final_metrics, 
   std::cout << std::endl;
 }
 
-CsvLogger::CsvLogger(const std::filesystem::path& run_dir, bool resumed)
+CsvLogger::CsvLogger(const std::filesystem::path& run_dir, bool resumed, int keep_epochs)
     : path_(run_dir / "results.csv"), start_(std::chrono::steady_clock::now()) {
   std::error_code ec;
   if (!resumed) {
@@ -74,8 +76,25 @@ CsvLogger::CsvLogger(const std::filesystem::path& run_dir, bool resumed)
   std::string line, last;
   if (!std::getline(in, line)) return;
   columns_ = split_csv(line);
-  while (std::getline(in, line))
-    if (!line.empty()) last = line;
+  std::string kept = line + "\n";
+  bool dropped = false;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const auto row = split_csv(line);
+    int epoch = -1;
+    try {
+      epoch = std::stoi(row.at(0));
+    } catch (const std::exception&) {
+    }
+    if (row.size() != columns_.size() || epoch < 0 || (keep_epochs >= 0 && epoch > keep_epochs)) {
+      dropped = true;  // torn by a kill, or an epoch the resumed run trains again
+      continue;
+    }
+    kept += line + "\n";
+    last = line;
+  }
+  in.close();
+  if (dropped) write_file_atomic(path_, kept);
   auto cells = split_csv(last);
   if (cells.size() > 1 && columns_.size() > 1 && columns_[1] == "time") {
     try {
@@ -123,7 +142,13 @@ void CsvLogger::epoch_end(int epoch, const std::map<std::string, double>& row) {
   out += "\n";
   std::FILE* f = std::fopen(path_.c_str(), "ab");
   if (!f) throw RuntimeError(path_.string() + ": cannot open for appending");
-  bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
+  size_t done = 0;
+  if (kill_planned("csv")) {  // tests: a kill halfway through the row
+    done = std::fwrite(out.data(), 1, out.size() / 2, f);
+    std::fflush(f);
+    kill_point("csv", path_.string());
+  }
+  bool ok = done + std::fwrite(out.data() + done, 1, out.size() - done, f) == out.size();
   ok = std::fclose(f) == 0 && ok;
   if (!ok) throw RuntimeError(path_.string() + ": write failed (disk full?)");
 }

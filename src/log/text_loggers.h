@@ -31,12 +31,14 @@ class ConsoleLogger : public Logger {
 };
 
 // <run_dir>/results.csv, "%.6g" values as Ultralytics writes them. Columns: epoch, time, ultralytics_columns(), then
-// the other keys of the first row (sorted; "sys/*" excluded). A resumed run appends under the existing header (a
-// torn last line is closed first) and its time column continues from the last row; a fresh run starts a new file.
+// the other keys of the first row (sorted; "sys/*" excluded). A resumed run appends under the existing header and its
+// time column continues from the last row kept: rows past the checkpoint's epoch (written before a kill, and about
+// to be written again) and a torn last line are dropped first (the file rewritten atomically). A fresh run starts a
+// new file.
 // Epoch is written as given: the trainer passes Ultralytics' 1-based epoch.
 class CsvLogger : public Logger {
  public:
-  CsvLogger(const std::filesystem::path& run_dir, bool resumed);
+  CsvLogger(const std::filesystem::path& run_dir, bool resumed, int keep_epochs = -1 /* -1: every row */);
   void run_start(const RunInfo&) override;
   void scalars(int64_t, const std::map<std::string, double>&) override {}
   void image(int64_t, const std::string&, const cv::Mat&) override {}

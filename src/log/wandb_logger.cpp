@@ -176,6 +176,26 @@ WandbLogger::WandbLogger(const WandbSettings& s, const RunInfo& info)
       id_ = st.value("id", "");
       fs::path old = st.value("dir", "");
       auto log_path = old / ("run-" + id_ + ".wandb");
+      // Back to the end of the checkpoint's epoch when one was recorded (a kill after it logged more); else the
+      // last record written.
+      if (st.contains("epochs") && st["epochs"].is_object()) epoch_points_ = st["epochs"];
+      const std::string at = std::to_string(info.resume_epoch);
+      if (info.resume_epoch >= 0 && info.resume_batch == 0 && epoch_points_.contains(at)) {
+        const json pt = epoch_points_[at];
+        for (const char* k : {"offset", "step", "num", "runtime", "summary"})
+          if (pt.contains(k)) st[k] = pt[k];
+      }
+      for (auto it = epoch_points_.begin(); it != epoch_points_.end();) {
+        int e = -1;
+        try {
+          e = std::stoi(it.key());
+        } catch (const std::exception&) {
+        }
+        if (info.resume_epoch >= 0 && e > info.resume_epoch)
+          it = epoch_points_.erase(it);
+        else
+          ++it;
+      }
       uint64_t offset = st.value("offset", uint64_t(0));
       std::error_code ec;
       if (offset >= 7 && fs::file_size(log_path, ec) >= offset && !ec) {
@@ -249,7 +269,7 @@ void WandbLogger::append(const std::string& record_bytes, bool keep_as_resume_po
 void WandbLogger::save_state(bool finished) {
   json st{{"id", id_},          {"dir", dir_.string()}, {"step", step_},          {"num", num_},
           {"offset", resume_offset_}, {"runtime", runtime()}, {"start_unix", start_unix_},
-          {"finished", finished}, {"files", listed_files_}, {"summary", summary_}};
+          {"finished", finished}, {"files", listed_files_}, {"summary", summary_}, {"epochs", epoch_points_}};
   write_file_atomic(state_path_, st.dump(1) + "\n");
 }
 
@@ -413,7 +433,11 @@ void WandbLogger::epoch_end(int epoch, const std::map<std::string, double>& row)
   wbpb::Record sum;
   sum.set_num(++num_);
   add_json_items(sum.mutable_summary()->mutable_update(), h);
-  append(sum.SerializeAsString());
+  append(sum.SerializeAsString(), false);
+  epoch_points_[std::to_string(epoch)] = {
+      {"offset", log_->offset()}, {"step", step_}, {"num", num_}, {"runtime", runtime()}, {"summary", summary_}};
+  resume_offset_ = log_->offset();
+  save_state(false);
   write_summary_file();
   output_line(format_epoch_line(epoch, 0, row));
 }
@@ -491,8 +515,10 @@ void WandbLogger::run_end(const std::map<std::string, double>& final_metrics, in
                   "offline, upload it later with: " + cmd);
   } else {
     std::cout << "vyolo: uploading the W&B run: " << cmd << std::endl;
-    int rc = std::system(cmd.c_str());
-    if (rc != 0) console::warn("`" + cmd + "` failed (status " + std::to_string(rc) + "); run it again later");
+    // argv straight to the program (no shell between vyolo and wandb); its output goes on to the console.
+    ChildProcess sync({"wandb", "sync", dir_.string()}, [](const std::string& line) { std::cout << line << "\n"; });
+    const ChildStatus st = sync.wait_for(3600);
+    if (!st.ok()) console::warn("`" + cmd + "` failed (" + st.describe() + "); run it again later");
   }
 }
 

@@ -90,6 +90,9 @@ class WandbLogger : public Logger {
   bool reopened_ = false;
   std::set<std::string> listed_files_;
   nlohmann::json summary_ = nlohmann::json::object();
+  // Where the run stood at the end of each epoch ({"E": {offset, step, num, runtime, summary}}): a run resumed from
+  // the checkpoint of epoch E is cut back to there, so the epochs it trains again are logged once.
+  nlohmann::json epoch_points_ = nlohmann::json::object();
   std::unique_ptr<vyolo::ChildProcess> live_sync_;  // `wandb beta sync --live`, online mode only
   std::mutex mu_;                            // the system monitor writes from its own thread
   std::unique_ptr<SystemMonitor> monitor_;   // declared last: stopped first

@@ -394,6 +394,11 @@ void Run::setup_optimizer() {
 // Outputs: .hydra files, loggers (an unwritable log dir fails here, before training).
 void Run::setup_outputs() {
   fs::create_directories(res_.run_dir);
+  if (resumed_) {  // temp files of checkpoints a killed run was writing (write_file_atomic: <name>.tmp<pid>_<n>)
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(wdir_, ec); !ec && it != fs::directory_iterator(); ++it)
+      if (it->path().filename().string().find(".safetensors.tmp") != std::string::npos) fs::remove(it->path(), ec);
+  }
   write_hydra_files(res_.run_dir, cfg_.tree, opt_.command, opt_.overrides, cfg_.run);
   log::RunInfo info;
   info.run_dir = res_.run_dir;
@@ -403,6 +408,7 @@ void Run::setup_outputs() {
   info.command_line = opt_.command_line;
   info.args = opt_.args;
   info.resumed = resumed_;
+  if (resumed_) info.resume_epoch = start_epoch_, info.resume_batch = start_batch_;
   logger_ = log::make_loggers(cfg_, info);
   logger_->run_start(info);
 }
