@@ -1,5 +1,6 @@
 // vyolo: one executable, Hydra-style flags and overrides for every sub-command (DESIGN.md §1).
 // Every job's config is composed, checked and resolved before any command runs, so a bad key writes nothing.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -233,6 +234,9 @@ void choose_omp_wait(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write fails with EFBIG and vyolo reports which file, instead of SIGXFSZ
+  // ending the process without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   choose_omp_wait(argc, argv);
   vyolo::tune_allocator();  // before any tensor is allocated
   run_start_time();  // one timestamp for ${now:...}, multirun folders and hydra.yaml

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -33,9 +35,12 @@ void write_file_atomic(const fs::path& path, const std::string& bytes) {
     out.write(bytes.data() + half, static_cast<std::streamsize>(bytes.size() - half));
     out.flush();
     if (!out) {
+      const int err = errno;
       out.close();
       fs::remove(tmp, ec);
-      throw RuntimeError("cannot write " + path.string() + " (disk full?)");
+      throw RuntimeError("cannot write " + path.string() + ": " + std::strerror(err) +
+                         " (disk full or a file-size limit?); the previous " + path.filename().string() +
+                         " is unchanged");
     }
   }
   fs::rename(tmp, path, ec);
