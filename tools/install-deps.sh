@@ -6,7 +6,8 @@ PKGS=(
   libtorch-dev                      # LibTorch 1.13 (CPU)
   libgloo-dev                       # headers of the Gloo backend of LibTorch's c10d (distributed training)
   libopenblas0-openmp               # fast BLAS for LibTorch (Debian's default libblas3 is the reference one)
-  libopencv-dev                     # image IO, resize, drawing
+  libopencv-dev                     # image IO, resize, drawing; DNN runs exported ONNX models
+  libonnx-dev                       # ONNX export: protobuf types, checker, shape inference
   libyaml-cpp-dev                   # config composition
   libgdcm-dev libgdcm-tools         # DICOM (incl. JPEG-2000 via OpenJPEG)
   libnifti2-dev                     # NIfTI-1/2 (.nii, .nii.gz)

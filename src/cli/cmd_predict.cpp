@@ -21,7 +21,7 @@ fs::path predict_volume(const CommandContext& ctx) {
   const auto& cfg = ctx.cfg;
   const auto a = read_args<PredictArgs>(cfg);
   if (a.weights.empty())
-    throw UsageError("predict needs weights=PATH or weights=[a,b,...] (.safetensors checkpoints)");
+    throw UsageError("predict needs weights=PATH or weights=[a,b,...] (.safetensors checkpoints or .onnx exports)");
   if (a.source.empty()) throw UsageError("predict needs source=PATH (a NIfTI file or DICOM folder)");
   const auto device = setup_device(a.device, cfg.training.threads);
   infer::VolumePredictOptions opt;
@@ -68,21 +68,26 @@ int cmd_predict(const CommandContext& ctx) {
       return 0;
     }
   }
-  if (a.weights.empty()) throw UsageError("predict needs weights=PATH (a .safetensors checkpoint)");
+  if (a.weights.empty())
+    throw UsageError("predict needs weights=PATH (a .safetensors checkpoint or an .onnx model from vyolo export)");
   if (a.weights.size() > 1) throw UsageError("predict: several weights (an ensemble) work on CT volumes only");
   if (a.source.empty()) throw UsageError("predict needs source=PATH (an image, a folder, a NIfTI file or DICOM folder)");
   const auto device = setup_device(a.device, ctx.cfg.training.threads);
 
   model::ModelSpec spec;
-  auto net = model::load_model(a.weights.front(), &spec);
-  const int imgsz = a.imgsz.value_or(spec.img_size > 0 ? spec.img_size : 640);
+  auto backend = infer::load_backend(a.weights.front(), device, &spec);
+  check_data_classes(ctx.cfg, spec, a.weights.front());
+  // An export of fixed size takes its own size; otherwise the checkpoint's training size (else 640).
+  const int imgsz = a.imgsz.value_or(backend->fixed_height() > 0 ? backend->fixed_height()
+                                     : spec.img_size > 0        ? spec.img_size
+                                                                : 640);
+  infer::Predictor predictor(backend, imgsz, nms_options(a.conf, a.iou, a.max_det));
 
   auto files = infer::list_image_sources(a.source);
   const auto out = increment_path(a.project, a.name, a.exist_ok);
   fs::create_directories(out);
   write_hydra_files(out, ctx);
 
-  infer::Predictor predictor(net, imgsz, nms_options(a.conf, a.iou, a.max_det), device);
   infer::ImagePredictOptions opt;
   opt.out_dir = out;
   opt.names = spec.names;

@@ -26,6 +26,7 @@ int cmd_val(const CommandContext& ctx) {
   const auto device = setup_device(cfg.training.device, cfg.training.threads);
   model::ModelSpec spec;
   auto net = model::load_model(weights, &spec);
+  check_data_classes(cfg, spec, weights);
   net->to(device);
   cfg.model.num_classes = cfg.data.num_classes = spec.num_classes;
   if (!spec.names.empty()) cfg.data.names = spec.names;

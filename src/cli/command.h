@@ -32,6 +32,7 @@ int cmd_evaluate(const CommandContext&);
 int cmd_prepare(const CommandContext&);
 int cmd_split(const CommandContext&);
 int cmd_synth(const CommandContext&);
+int cmd_export(const CommandContext&);
 
 // `vyolo predict` on a CT volume (source= a NIfTI file or DICOM folder): computes everything, then creates the
 // numbered run folder (.hydra files first) and writes the findings. Returns the run folder.

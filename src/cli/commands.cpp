@@ -15,6 +15,8 @@ const std::vector<CommandSpec>& commands() {
        cmd_prepare},
       {"split", "patient-level folds -> conf/split/fold_K.yaml", command_keys<SplitArgs>(), cmd_split},
       {"synth", "synthetic spine CT phantom with fracture instances", command_keys<SynthArgs>(), cmd_synth},
+      {"export", "checkpoint -> ONNX model (format=onnx) for OpenCV DNN, ONNX Runtime, ...", command_keys<ExportArgs>(),
+       cmd_export},
   };
   return table;
 }

@@ -1,6 +1,8 @@
 #include "cli/setup.h"
 
 #include "common/console.h"
+#include "common/error.h"
+#include "dataset/yolo_dataset.h"
 #include "ops/device.h"
 
 namespace vyolo::cli {
@@ -16,6 +18,24 @@ ops::NmsOptions nms_options(double conf, double iou, int max_det) {
   nms.iou = iou;
   nms.max_det = max_det;
   return nms;
+}
+
+void check_data_classes(const Config& cfg, const model::ModelSpec& spec, const std::string& weights) {
+  int n = 0;
+  std::string from;
+  if (cfg.given("data.data_yaml") && !cfg.data.data_yaml.empty()) {
+    n = static_cast<int>(dataset::read_data_yaml(cfg.data.data_yaml).names.size());
+    from = "data.data_yaml=" + cfg.data.data_yaml + " names " + std::to_string(n) + " class(es)";
+  } else if (cfg.given("data.names") || cfg.given("constants.names")) {
+    n = static_cast<int>(cfg.data.names.size());
+    from = "data.names lists " + std::to_string(n) + " class(es)";
+  } else if (cfg.given("data.num_classes") || cfg.given("constants.num_classes")) {
+    n = cfg.data.num_classes;
+    from = "data.num_classes=" + std::to_string(n);
+  }
+  if (n > 0 && spec.num_classes > 0 && n != spec.num_classes)
+    throw UsageError(weights + " detects " + std::to_string(spec.num_classes) + " class(es) but " + from +
+                     "; use a model trained on this data, or drop the data override");
 }
 
 infer::ModelRequest model_request(const Config& cfg, const std::string& crop, std::optional<int> margin) {

@@ -8,6 +8,7 @@
 #include "config/command_context.h"
 #include "config/config.h"
 #include "infer/predict_volume.h"
+#include "model/weights.h"
 #include "ops/nms.h"
 
 namespace vyolo::cli {
@@ -16,6 +17,10 @@ namespace vyolo::cli {
 torch::Device setup_device(const std::string& device, int threads);
 
 ops::NmsOptions nms_options(double conf, double iou, int max_det);
+
+// The class count the command line gives for the data (data.num_classes, data.names, or the names of data.data_yaml)
+// against the model's: a difference is a UsageError naming both (nothing given: nothing to check).
+void check_data_classes(const Config& cfg, const model::ModelSpec& spec, const std::string& weights);
 
 // What the command line asked for explicitly (data.view, data.hu_windows.*, crop, margin): a checkpoint trained
 // otherwise is an error naming both, where the unset ones follow the checkpoint.

@@ -121,6 +121,22 @@ const Keys<EvaluateArgs>& keys() {
 }
 
 template <>
+const Keys<ExportArgs>& keys() {
+  using A = ExportArgs;
+  static const Keys<A> k = {
+      {"weights", &A::weights, "checkpoint (.safetensors) to export, required"},
+      {"format", &A::format, "onnx (the only format so far)"},
+      {"imgsz", &A::imgsz, "input size (multiple of 32); null = the checkpoint's training size"},
+      {"batch", &A::batch, "batch size of the fixed input (dynamic=false)"},
+      {"dynamic", &A::dynamic, "symbolic batch, height and width (any size at run time)"},
+      {"opset", &A::opset, "ONNX opset, 12..17 (OpenCV DNN: 12)"},
+      {"simplify", &A::simplify, "store every intermediate tensor's inferred shape"},
+      {"out", &A::out, "file to write; null = the weights path with .onnx"},
+      {"overwrite", &A::overwrite, "replace an existing file with other content"}};
+  return k;
+}
+
+template <>
 const Keys<PrepareArgs>& keys() {
   using A = PrepareArgs;
   static const Keys<A> k = {
@@ -268,6 +284,7 @@ VYOLO_COMMAND_ARGS(CvArgs)
 VYOLO_COMMAND_ARGS(ValArgs)
 VYOLO_COMMAND_ARGS(PredictArgs)
 VYOLO_COMMAND_ARGS(EvaluateArgs)
+VYOLO_COMMAND_ARGS(ExportArgs)
 VYOLO_COMMAND_ARGS(PrepareArgs)
 VYOLO_COMMAND_ARGS(SplitArgs)
 VYOLO_COMMAND_ARGS(SynthArgs)

@@ -65,6 +65,18 @@ struct EvaluateArgs {
   std::vector<std::string> studies; // only these study folders
 };
 
+struct ExportArgs {
+  std::string weights;              // a .safetensors checkpoint
+  std::string format = "onnx";
+  std::optional<int> imgsz;         // empty = the checkpoint's training size (else 640)
+  int batch = 1;
+  bool dynamic = false;
+  int opset = 12;
+  bool simplify = true;
+  std::string out;                  // empty = the weights path with .onnx
+  bool overwrite = false;
+};
+
 // The keys `vyolo prepare` shares with the library's PrepareOptions (data/prepare.h derives from this struct), so
 // each has one default.
 struct PrepareKeys {

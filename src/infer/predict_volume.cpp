@@ -165,7 +165,7 @@ std::vector<SliceRegion> vertebra_regions(const Volume& mask, findings::LabelSch
 
 std::string model_name(const fs::path& p) {
   std::string stem = p.filename().string();
-  for (const char* ext : {".safetensors", ".st"})
+  for (const char* ext : {".safetensors", ".st", ".onnx"})
     if (stem.size() > std::strlen(ext) && stem.compare(stem.size() - std::strlen(ext), std::string::npos, ext) == 0)
       stem = stem.substr(0, stem.size() - std::strlen(ext));
   // fold_3/weights/best -> fold_3/best: the fold says more than "weights".
@@ -183,7 +183,7 @@ VolumeModel load_volume_model(const std::string& path, const Config& fallback, c
   VolumeModel m;
   m.path = path;
   m.name = model_name(path);
-  auto net = model::load_model(path, &m.spec);
+  auto backend = load_backend(path, device, &m.spec);
   const auto& md = m.spec.metadata;
   auto meta = [&](const char* k) -> const std::string* {
     auto it = md.find(k);
@@ -229,7 +229,10 @@ VolumeModel load_volume_model(const std::string& path, const Config& fallback, c
   if (rc.crop != "none" && rc.crop != "vertebra" && rc.crop != "auto")
     throw UsageError("crop must be none, vertebra or auto, got '" + rc.crop + "'");
   if (rc.margin < 0) throw UsageError("margin must be >= 0");
-  m.predictor = std::make_shared<Predictor>(net, rc.image_size, nms, device);
+  // An ONNX export of fixed size takes its own size: the slices are resized to it (make_slice_image), as the loader
+  // resizes prepared slices to another imgsz.
+  const int imgsz = backend->fixed_height() > 0 ? backend->fixed_height() : rc.image_size;
+  m.predictor = std::make_shared<Predictor>(backend, imgsz, nms);
   return m;
 }
 

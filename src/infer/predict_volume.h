@@ -56,7 +56,8 @@ struct VolumeModel {
   std::vector<std::string> warnings;  // metadata that was missing and where the value came from instead
 };
 
-// Loads a checkpoint and reads its recipe (metadata first, then `fallback`'s data.* with a warning).
+// Loads a checkpoint (.safetensors through LibTorch, an exported .onnx through OpenCV DNN) and reads its recipe
+// (metadata first, then `fallback`'s data.* with a warning).
 VolumeModel load_volume_model(const std::string& path, const Config& fallback, const ModelRequest& req,
                               const ops::NmsOptions& nms, torch::Device device);
 

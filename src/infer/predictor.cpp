@@ -26,29 +26,44 @@ torch::Tensor to_tensor(const cv::Mat& img, int channels) {
 }
 
 
-Predictor::Predictor(model::YoloV8 net, int imgsz, ops::NmsOptions nms, torch::Device device)
-    : net_(std::move(net)), imgsz_(imgsz), nms_(nms), device_(device) {
+Predictor::Predictor(std::shared_ptr<Backend> backend, int imgsz, ops::NmsOptions nms)
+    : backend_(std::move(backend)), imgsz_(imgsz), nms_(nms) {
   if (imgsz_ % 32 != 0) imgsz_ = (imgsz_ / 32 + 1) * 32;  // Ultralytics' check_imgsz rounds up to the stride
-  net_->to(device_);
-  net_->eval();
-  net_->fuse();
+  const int fh = backend_->fixed_height(), fw = backend_->fixed_width();
+  if (fh > 0 && (fh != imgsz_ || fw != imgsz_))
+    throw UsageError(backend_->origin() + " was exported for " + std::to_string(fh) + "x" + std::to_string(fw) +
+                     " input only (dynamic=false), not imgsz=" + std::to_string(imgsz_) +
+                     "; drop imgsz, or export again with imgsz=" + std::to_string(imgsz_) + " or dynamic=true");
 }
 
+Predictor::Predictor(model::YoloV8 net, int imgsz, ops::NmsOptions nms, torch::Device device)
+    : Predictor(make_torch_backend(std::move(net), device), imgsz, nms) {}
+
 torch::Tensor Predictor::forward(const torch::Tensor& batch) {
-  torch::NoGradGuard ng;
-  return net_->predict(batch.to(device_));
+  const int64_t fb = backend_->fixed_batch();
+  if (fb <= 0 || batch.size(0) == fb) return backend_->forward(batch);
+  std::vector<torch::Tensor> outs;
+  for (int64_t i = 0; i < batch.size(0); i += fb) {
+    auto part = batch.slice(0, i, std::min(batch.size(0), i + fb));
+    const int64_t n = part.size(0);
+    if (n < fb) part = torch::cat({part, torch::zeros({fb - n, part.size(1), part.size(2), part.size(3)}, part.options())});
+    outs.push_back(backend_->forward(part).slice(0, 0, n));
+  }
+  return torch::cat(outs, 0);
 }
 
 std::vector<std::vector<Detection>> Predictor::predict(const std::vector<cv::Mat>& images) {
   std::vector<std::vector<Detection>> results;
   if (images.empty()) return results;
-  bool same = true;
+  // A fixed-size model takes the square letterbox (Ultralytics' AutoBackend for exported models).
+  const bool fixed = backend_->fixed_height() > 0;
+  bool same = !fixed;
   for (auto& im : images) same = same && im.size() == images[0].size();
   std::vector<ops::LetterboxGeometry> lbs;
   std::vector<torch::Tensor> ts;
   for (auto& im : images) {
     lbs.push_back(ops::letterbox_geometry(im.rows, im.cols, imgsz_, imgsz_, /*auto_pad=*/same));
-    ts.push_back(to_tensor(ops::apply_letterbox(im, lbs.back()), net_->input_channels));
+    ts.push_back(to_tensor(ops::apply_letterbox(im, lbs.back()), backend_->input_channels()));
   }
   auto out = forward(torch::stack(ts));
   auto dets = ops::non_max_suppression(out, nms_);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "model/onnx_model.h"
 
 namespace vyolo::model {
 
@@ -128,6 +129,9 @@ ModelSpec inspect_weights(const st::File& f, const std::string& origin) {
 }
 
 YoloV8 load_model(const std::string& path, ModelSpec* spec_out) {
+  if (is_onnx_path(path))
+    throw RuntimeError(path + ": an exported ONNX graph holds no trainable network; this needs the .safetensors "
+                       "checkpoint it was exported from (ONNX models run with `vyolo predict`)");
   auto f = st::read(path);
   auto spec = inspect_weights(f, path);
   if (spec.num_classes <= 0) throw RuntimeError(path + ": no classification head tensors (model.22.cv3.*)");

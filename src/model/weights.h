@@ -38,6 +38,7 @@ struct ModelSpec {
 ModelSpec inspect_weights(const st::File& f, const std::string& origin);
 
 // Reads a weights file and builds the network it describes (metadata, else tensor shapes). Used by predict and val.
+// An .onnx path is a RuntimeError saying that it needs the checkpoint (infer::load_backend runs ONNX models).
 YoloV8 load_model(const std::string& path, ModelSpec* spec_out = nullptr);
 
 }  // namespace vyolo::model

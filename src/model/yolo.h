@@ -33,6 +33,13 @@ class ConvBlockImpl : public torch::nn::Module {
   ConvBlockImpl(int c1, int c2, int k = 1, int s = 1, int g = 1, bool act = true);
   torch::Tensor forward(torch::Tensor x);
   void fuse();
+  // What an exporter needs to write the same layer: after fuse(), conv->weight and fused_bias() are the folded pair.
+  bool fused() const { return fused_; }
+  const torch::Tensor& fused_bias() const { return fused_bias_; }
+  bool act() const { return act_; }
+  int stride() const { return stride_; }
+  int pad() const { return pad_; }
+  int groups() const { return groups_; }
 
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
@@ -50,6 +57,7 @@ class BottleneckImpl : public torch::nn::Module {
  public:
   BottleneckImpl(int c1, int c2, bool shortcut);
   torch::Tensor forward(torch::Tensor x);
+  bool add() const { return add_; }  // residual connection
   ConvBlock cv1{nullptr}, cv2{nullptr};
 
  private:

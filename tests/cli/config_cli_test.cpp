@@ -110,9 +110,12 @@ TEST_F(ConfigCli, ConfigDirFlagAndLocalConf) {
 TEST_F(ConfigCli, HelpListsCommandsGroupsAndOptions) {
   auto top = run("--help");
   EXPECT_EQ(top.rc, 0);
-  for (const char* cmd : {"train", "cv", "val", "predict", "evaluate", "prepare", "split", "synth"})
+  for (const char* cmd : {"train", "cv", "val", "predict", "evaluate", "prepare", "split", "synth", "export"})
     EXPECT_NE(top.out.find(std::string("  ") + cmd), std::string::npos) << cmd;
-  EXPECT_EQ(top.out.find("  export"), std::string::npos) << "a command that does nothing yet is not listed";
+  auto exp = run("export --help");
+  EXPECT_EQ(exp.rc, 0) << exp.out;
+  for (const char* key : {"weights:", "format: onnx", "imgsz:", "batch: 1", "dynamic: false", "opset: 12", "simplify:"})
+    EXPECT_NE(exp.out.find(key), std::string::npos) << key;
   auto train = run("train --help");
   EXPECT_EQ(train.rc, 0) << train.out;
   EXPECT_NE(train.out.find("logging: tensorboard, wandb"), std::string::npos) << train.out;

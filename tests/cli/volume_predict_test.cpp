@@ -15,6 +15,7 @@
 #include "data/hu_window.h"
 #include "data/phantom.h"
 #include "data/prepare.h"
+#include "export/onnx_export.h"
 #include "infer/evaluate_studies.h"
 #include "infer/predict_volume.h"
 #include "model/weights.h"
@@ -273,6 +274,51 @@ TEST(VolumePredict, SeveralModelsAndViewsFuse) {
     EXPECT_GE(c.n_sources, 1);
     EXPECT_LE(c.n_sources, 2);
     EXPECT_LE(c.score, c.score_max + 1e-9);
+  }
+}
+
+TEST(VolumePredict, OnnxExportGivesTheCheckpointsDetections) {
+  TempDir tmp;
+  const auto pc = make_phantom_case(1, 11, small_phantom());
+  write_flipped_case(pc, tmp.path / "case");
+  const auto w = write_model(tmp.path, "m", "axial", 64);
+  exporter::OnnxOptions o;
+  o.imgsz = 0;  // the checkpoint's 64
+  const auto r = exporter::export_onnx(w.string(), "", o);
+  auto study = load_study(tmp.path / "case" / "ct.nii.gz", tmp.path / "case" / "vertebrae.nii.gz");
+  for (const char* crop : {"none", "vertebra"}) {
+    SCOPED_TRACE(crop);
+    ModelRequest req;
+    req.crop = crop;
+    std::vector<findings::SourceDetections> raw[2];
+    for (int k = 0; k < 2; ++k) {
+      std::vector<VolumeModel> models{
+          load_volume_model(k ? r.path : w.string(), Config{}, req, ops::NmsOptions{0.005}, torch::kCPU)};
+      EXPECT_EQ(models[0].recipe.view, findings::View::Axial);  // the recipe travels in the ONNX metadata
+      EXPECT_TRUE(models[0].warnings.empty());
+      EXPECT_EQ(models[0].name, "m");
+      predict_study(models, study, {}, &raw[k]);
+    }
+    ASSERT_EQ(raw[1][0].per_slice.size(), raw[0][0].per_slice.size());
+    size_t n = 0;
+    for (const auto& [slice, boxes] : raw[0][0].per_slice) {
+      const auto& ours = raw[1][0].per_slice.at(slice);
+      ASSERT_EQ(ours.size(), boxes.size()) << "slice " << slice;
+      for (const auto& b : boxes) {  // nearest box: equal scores may come in either order
+        double best = 1e9;
+        const findings::SliceBox* m = nullptr;
+        for (const auto& o : ours) {
+          const double d = std::max({std::abs(o.x1 - b.x1), std::abs(o.y1 - b.y1), std::abs(o.x2 - b.x2),
+                                     std::abs(o.y2 - b.y2)});
+          if (d < best) best = d, m = &o;
+        }
+        ASSERT_NE(m, nullptr);
+        EXPECT_LE(best, 1e-3) << "slice " << slice;
+        EXPECT_NEAR(m->score, b.score, 1e-5);
+        ++n;
+      }
+    }
+    EXPECT_GT(n, 0u);
   }
 }
 

@@ -61,6 +61,9 @@ TEST(CommandArgs, DefaultsEqualTheCommandsKeys) {
   EXPECT_EQ(yaml(command_keys<SplitArgs>().defaults_yaml),
             yaml("data: null\nfolds: 5\nout: null\noverwrite: false\n"));  // overwrite: new (issue 14)
   EXPECT_EQ(yaml(command_keys<SynthArgs>().defaults_yaml), yaml("out: null\ncases: 8\nvertebrae: 7\nnoise: 20\n"));
+  EXPECT_EQ(yaml(command_keys<ExportArgs>().defaults_yaml),
+            yaml("weights: null\nformat: onnx\nimgsz: null\nbatch: 1\ndynamic: false\nopset: 12\nsimplify: true\n"
+                 "out: null\noverwrite: false\n"));
   // cv: the NMS settings of its vertebra-level evaluation are keys now (they were fixed in the code).
   EXPECT_EQ(yaml(command_keys<CvArgs>().defaults_yaml),
             yaml("folds: null\nstudies: null\nthreshold: 0.5\nvertebra_labels: null\nconf: 0.01\niou: 0.7\n"
