@@ -1,6 +1,9 @@
 #include "common/safetensors.h"
 
+#include <algorithm>
 #include <cstring>
+#include <set>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -41,6 +44,7 @@ File parse(const std::string& bytes, const std::string& origin) {
   const size_t data_begin = 8 + n;
   const size_t data_size = bytes.size() - data_begin;
   File f;
+  std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> ranges;  // data_offsets, tensor name
   for (auto& [name, v] : header.items()) {
     if (name == "__metadata__") {
       if (!v.is_object()) throw fail("__metadata__ is not an object");
@@ -50,6 +54,9 @@ File parse(const std::string& bytes, const std::string& origin) {
     try {
       Tensor t;
       t.dtype = v.at("dtype").get<std::string>();
+      static const std::set<std::string> known = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16",
+                                                  "I8",  "U8",  "BOOL", "U16", "U32", "U64"};
+      if (!known.count(t.dtype)) throw fail("tensor '" + name + "' has the unknown dtype '" + t.dtype + "'");
       t.shape = v.at("shape").get<std::vector<int64_t>>();
       auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
       if (off.size() != 2 || off[0] > off[1] || off[1] > data_size)
@@ -59,11 +66,17 @@ File parse(const std::string& bytes, const std::string& origin) {
         throw fail("tensor '" + name + "' holds " + std::to_string(off[1] - off[0]) + " bytes, its shape needs " +
                    std::to_string(expect));
       t.bytes.assign(bytes.data() + data_begin + off[0], off[1] - off[0]);
+      if (off[1] > off[0]) ranges.push_back({{off[0], off[1]}, name});
       f.tensors.emplace(name, std::move(t));
     } catch (const json::exception& e) {
       throw fail("tensor '" + name + "': " + e.what());
     }
   }
+  // Each byte of the data belongs to at most one tensor (as the safetensors format requires; empty tensors aside).
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first.first < ranges[i - 1].first.second)
+      throw fail("tensors '" + ranges[i - 1].second + "' and '" + ranges[i].second + "' overlap in the data");
   return f;
 }
 
