@@ -1,6 +1,7 @@
 #include "common/safetensors.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <set>
 #include <utility>
@@ -57,11 +58,26 @@ File parse(const std::string& bytes, const std::string& origin) {
       static const std::set<std::string> known = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16",
                                                   "I8",  "U8",  "BOOL", "U16", "U32", "U64"};
       if (!known.count(t.dtype)) throw fail("tensor '" + name + "' has the unknown dtype '" + t.dtype + "'");
-      t.shape = v.at("shape").get<std::vector<int64_t>>();
-      auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
+      // Sizes are non-negative integers whose product (in bytes) cannot overflow: it must fit in the file.
+      uint64_t expect = dtype_size(t.dtype);
+      const json& shape = v.at("shape");
+      if (!shape.is_array()) throw fail("tensor '" + name + "' has a shape that is not a list");
+      for (const json& d : shape) {
+        if (!d.is_number_integer() || (d.is_number_integer() && !d.is_number_unsigned() && d.get<int64_t>() < 0))
+          throw fail("tensor '" + name + "' has a shape entry that is not a size: " + d.dump());
+        const uint64_t n = d.get<uint64_t>();
+        if (n > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(expect, n, &expect))
+          throw fail("tensor '" + name + "' has a shape too large for any file");
+        t.shape.push_back(static_cast<int64_t>(n));
+      }
+      const json& offsets = v.at("data_offsets");
+      std::vector<uint64_t> off;
+      for (const json& o : offsets.is_array() ? offsets : json::array()) {
+        if (!o.is_number_unsigned()) throw fail("tensor '" + name + "' has data offsets that are not byte positions");
+        off.push_back(o.get<uint64_t>());
+      }
       if (off.size() != 2 || off[0] > off[1] || off[1] > data_size)
         throw fail("tensor '" + name + "' has data offsets outside the file (truncated?)");
-      const uint64_t expect = static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype);
       if (off[1] - off[0] != expect)
         throw fail("tensor '" + name + "' holds " + std::to_string(off[1] - off[0]) + " bytes, its shape needs " +
                    std::to_string(expect));
