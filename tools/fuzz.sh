@@ -84,15 +84,26 @@ fi
 WORK=$B/fuzz-work
 mkdir -p "$WORK"
 
+# The libFuzzer dictionary of a target (fuzz/dict/), if any.
+dict_of() {
+  case "$1" in
+    safetensors) echo "$ROOT/fuzz/dict/safetensors.dict" ;;
+    stats_json|label_cache) echo "$ROOT/fuzz/dict/json.dict" ;;
+    data_yaml|override|compose) echo "$ROOT/fuzz/dict/yaml.dict" ;;
+  esac
+}
+
 run_one() {
   local t=$1
   local corpus=$B/corpus/$t crashes=$B/crashes/$t log=$WORK/$t.log tmp=$WORK/tmp-$t
   mkdir -p "$corpus" "$crashes" "$tmp"
   local dirs=("$corpus" "$ROOT/fuzz/corpus/$t")
   [ -d "$SEEDS/$t" ] && dirs+=("$SEEDS/$t")
-  local rc=0
+  local opts=() rc=0
+  [ -n "$(dict_of "$t")" ] && opts+=(-dict="$(dict_of "$t")")
   TMPDIR=$tmp "$B/fuzz/fuzz_$t" -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=2048 \
-    -max_len="$(max_len "$t")" -print_final_stats=1 -artifact_prefix="$crashes/" "${dirs[@]}" >"$log" 2>&1 || rc=$?
+    -max_len="$(max_len "$t")" -print_final_stats=1 -artifact_prefix="$crashes/" "${opts[@]}" "${dirs[@]}" \
+    >"$log" 2>&1 || rc=$?
   rm -rf "$tmp"
   echo "$rc" >"$WORK/$t.rc"
 }
