@@ -30,6 +30,7 @@
 #include "config/override.h"
 #include "dist/env.h"
 #include "config/job.h"
+#include "data/prepare.h"
 #include "findings/report.h"
 #include "infer/evaluate_studies.h"
 #include "train/trainer.h"
@@ -75,9 +76,8 @@ std::optional<fs::path> studies_dir(const CvArgs& a, const Config& c) {
   const fs::path stats = fs::path(c.data.data_dir) / "stats.json";
   if (c.data.data_yaml.empty() && fs::exists(stats, ec)) {
     try {
-      const auto j = nlohmann::json::parse(read_file(stats));
-      if (j.contains("source") && j["source"].is_string() && fs::is_directory(j["source"].get<std::string>(), ec))
-        return fs::path(j["source"].get<std::string>());
+      const std::string source = parse_stats_recipe(read_file(stats), stats.string()).source;
+      if (!source.empty() && fs::is_directory(source, ec)) return fs::path(source);
     } catch (const std::exception&) {
     }
   }

@@ -1,6 +1,10 @@
 #include "common/safetensors.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <set>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -41,6 +45,7 @@ File parse(const std::string& bytes, const std::string& origin) {
   const size_t data_begin = 8 + n;
   const size_t data_size = bytes.size() - data_begin;
   File f;
+  std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> ranges;  // data_offsets, tensor name
   for (auto& [name, v] : header.items()) {
     if (name == "__metadata__") {
       if (!v.is_object()) throw fail("__metadata__ is not an object");
@@ -50,20 +55,44 @@ File parse(const std::string& bytes, const std::string& origin) {
     try {
       Tensor t;
       t.dtype = v.at("dtype").get<std::string>();
-      t.shape = v.at("shape").get<std::vector<int64_t>>();
-      auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
+      static const std::set<std::string> known = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16",
+                                                  "I8",  "U8",  "BOOL", "U16", "U32", "U64"};
+      if (!known.count(t.dtype)) throw fail("tensor '" + name + "' has the unknown dtype '" + t.dtype + "'");
+      // Sizes are non-negative integers whose product (in bytes) cannot overflow: it must fit in the file.
+      uint64_t expect = dtype_size(t.dtype);
+      const json& shape = v.at("shape");
+      if (!shape.is_array()) throw fail("tensor '" + name + "' has a shape that is not a list");
+      for (const json& d : shape) {
+        if (!d.is_number_integer() || (d.is_number_integer() && !d.is_number_unsigned() && d.get<int64_t>() < 0))
+          throw fail("tensor '" + name + "' has a shape entry that is not a size: " + d.dump());
+        const uint64_t n = d.get<uint64_t>();
+        if (n > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(expect, n, &expect))
+          throw fail("tensor '" + name + "' has a shape too large for any file");
+        t.shape.push_back(static_cast<int64_t>(n));
+      }
+      const json& offsets = v.at("data_offsets");
+      std::vector<uint64_t> off;
+      for (const json& o : offsets.is_array() ? offsets : json::array()) {
+        if (!o.is_number_unsigned()) throw fail("tensor '" + name + "' has data offsets that are not byte positions");
+        off.push_back(o.get<uint64_t>());
+      }
       if (off.size() != 2 || off[0] > off[1] || off[1] > data_size)
         throw fail("tensor '" + name + "' has data offsets outside the file (truncated?)");
-      const uint64_t expect = static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype);
       if (off[1] - off[0] != expect)
         throw fail("tensor '" + name + "' holds " + std::to_string(off[1] - off[0]) + " bytes, its shape needs " +
                    std::to_string(expect));
       t.bytes.assign(bytes.data() + data_begin + off[0], off[1] - off[0]);
+      if (off[1] > off[0]) ranges.push_back({{off[0], off[1]}, name});
       f.tensors.emplace(name, std::move(t));
     } catch (const json::exception& e) {
       throw fail("tensor '" + name + "': " + e.what());
     }
   }
+  // Each byte of the data belongs to at most one tensor (as the safetensors format requires; empty tensors aside).
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first.first < ranges[i - 1].first.second)
+      throw fail("tensors '" + ranges[i - 1].second + "' and '" + ranges[i].second + "' overlap in the data");
   return f;
 }
 

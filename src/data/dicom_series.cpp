@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include <gdcmAttribute.h>
 #include <gdcmImageReader.h>
@@ -12,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "data/dicom_check.h"
 #include "data/volume.h"
 
 namespace fs = std::filesystem;
@@ -63,9 +65,16 @@ Volume read_dicom_series(const fs::path& dir) {
   gdcm::Trace::WarningOff();  // e.g. "no PhotometricInterpretation, default to MONOCHROME2" on every file
   std::vector<Slice> slices;
   for (const auto& f : files) {
+    // GDCM sees only well-formed files: it aborts on assertions for some corrupt ones (dicom_check.h).
+    const std::string bytes = read_file(f);
+    std::string why;
+    const DicomCheck check = check_dicom_structure(bytes, &why);
+    if (check == DicomCheck::NotDicom) continue;  // README, ...
+    if (check == DicomCheck::Malformed) throw RuntimeError(f.string() + ": corrupt DICOM file (" + why + ")");
+    std::istringstream in(bytes);
     gdcm::ImageReader r;
-    r.SetFileName(f.string().c_str());
-    if (!r.Read()) continue;  // not DICOM (README, DICOMDIR without image, ...)
+    r.SetStream(in);
+    if (!r.Read()) continue;  // not DICOM (DICOMDIR without image, ...)
     const gdcm::Image& im = r.GetImage();
     const gdcm::DataSet& ds = r.GetFile().GetDataSet();
     Slice s;
@@ -81,9 +90,16 @@ Volume read_dicom_series(const fs::path& dir) {
     for (int i = 0; i < 3; ++i) s.ipp[i] = im.GetOrigin(i);
     for (int i = 0; i < 6; ++i) s.iop[i] = im.GetDirectionCosines(i);
     s.spacing = {im.GetSpacing(0), im.GetSpacing(1)};
+    const size_t n = static_cast<size_t>(s.cols) * s.rows;
+    // The header alone sets the size GDCM decodes into: bound it before allocating (a 16384 x 16384 slice of 8-byte
+    // pixels; CT slices are 512 x 512 or 1024 x 1024 of 2 bytes).
+    if (s.cols == 0 || s.rows == 0 || n > (size_t(1) << 28) || im.GetBufferLength() > (size_t(1) << 31))
+      throw RuntimeError(f.string() + ": implausible image size " + std::to_string(s.cols) + " x " +
+                         std::to_string(s.rows));
     std::vector<char> buf(im.GetBufferLength());
     if (!im.GetBuffer(buf.data())) throw RuntimeError(f.string() + ": cannot decode pixel data");
-    const size_t n = static_cast<size_t>(s.cols) * s.rows;
+    if (buf.size() < n * im.GetPixelFormat().GetPixelSize())
+      throw RuntimeError(f.string() + ": pixel data shorter than its dimensions");
     s.hu.resize(n);
     const double slope = im.GetSlope(), inter = im.GetIntercept();
     switch (im.GetPixelFormat().GetScalarType()) {
@@ -97,8 +113,6 @@ Volume read_dicom_series(const fs::path& dir) {
       case gdcm::PixelFormat::FLOAT64: to_float<double>(buf.data(), n, slope, inter, s.hu.data()); break;
       default: throw RuntimeError(f.string() + ": unsupported DICOM pixel format");
     }
-    if (buf.size() < n * im.GetPixelFormat().GetPixelSize())
-      throw RuntimeError(f.string() + ": pixel data shorter than its dimensions");
     slices.push_back(std::move(s));
   }
   if (slices.empty()) throw RuntimeError(name + ": no readable DICOM image in the folder");

@@ -173,19 +173,45 @@ json stats_to_json(const PrepareStats& s) {
   return j;
 }
 
+// A count from a done marker: a JSON integer in 0..1e15 (so that sums over cases cannot overflow).
+long count_in(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<unsigned long long>() > 1000000000000000ull
+                                                          : v.get<long long>() < 0 || v.get<long long>() > 1000000000000000ll))
+    throw RuntimeError(std::string("'") + key + "' is not a count");
+  return static_cast<long>(v.get<long long>());
+}
+
+std::vector<double> sizes_in(const json& j, const char* key) {
+  std::vector<double> out;
+  for (const auto& v : j.at(key)) {
+    if (!v.is_number()) throw RuntimeError(std::string("'") + key + "' holds a value that is not a number");
+    out.push_back(v.get<double>());
+  }
+  return out;
+}
+
 PrepareStats stats_from_json(const json& j) {
   PrepareStats s;
-  s.slices = j.at("slices").get<long>();
-  s.slices_with_fracture = j.at("slices_with_fracture").get<long>();
-  s.boxes = j.at("boxes").get<long>();
-  for (auto& [k, v] : j.at("boxes_per_slice").items()) s.boxes_per_slice[std::stoi(k)] = v.get<long>();
-  s.box_w = j.at("box_w").get<std::vector<double>>();
-  s.box_h = j.at("box_h").get<std::vector<double>>();
+  s.slices = count_in(j, "slices");
+  s.slices_with_fracture = count_in(j, "slices_with_fracture");
+  s.boxes = count_in(j, "boxes");
+  const json& per_slice = j.at("boxes_per_slice");
+  if (!per_slice.is_object()) throw RuntimeError("'boxes_per_slice' is not an object");
+  for (auto& [k, v] : per_slice.items()) {
+    // Keys are what std::to_string(int) wrote: decimal digits, no sign.
+    if (k.empty() || k.size() > 9 || k.find_first_not_of("0123456789") != std::string::npos)
+      throw RuntimeError("'boxes_per_slice' key '" + k + "' is not a box count");
+    s.boxes_per_slice[std::stoi(k)] = count_in(per_slice, k.c_str());
+  }
+  s.box_w = sizes_in(j, "box_w");
+  s.box_h = sizes_in(j, "box_h");
+  if (s.box_w.size() != s.box_h.size()) throw RuntimeError("'box_w' and 'box_h' differ in length");
   const json& r = j.at("rules");
-  s.rules.kept = r.at("kept").get<long>();
-  s.rules.grown = r.at("grown").get<long>();
-  s.rules.dropped_area = r.at("dropped_area").get<long>();
-  s.rules.dropped_aspect = r.at("dropped_aspect").get<long>();
+  s.rules.kept = count_in(r, "kept");
+  s.rules.grown = count_in(r, "grown");
+  s.rules.dropped_area = count_in(r, "dropped_area");
+  s.rules.dropped_aspect = count_in(r, "dropped_aspect");
   return s;
 }
 
@@ -545,19 +571,17 @@ PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log) {
         const std::string fp = fingerprint(c, o);
         if (fs::exists(marker)) {
           try {
-            json m = json::parse(read_file(marker));
-            bool complete = m.at("fingerprint").get<std::string>() == fp;
+            const DoneMarker m = parse_done_marker(read_file(marker), marker.string());
+            bool complete = m.fingerprint == fp;
             // Outputs deleted since are made again.
-            for (const auto& f : m.at("files")) {
+            for (const auto& n : m.files) {
               if (!complete) break;
-              const std::string n = f.get<std::string>();
               complete = fs::exists(o.out / "images" / o.view / (n + ".png")) &&
                          fs::exists(o.out / "labels" / o.view / (n + ".txt"));
             }
             if (complete) {
-              PrepareStats s = stats_from_json(m.at("stats"));
               std::lock_guard<std::mutex> lock(mu);
-              total.add(s);
+              total.add(m.stats);
               ++total.cases_skipped;
               say("prepare: " + c.id + ": already done, skipped");
               continue;
@@ -604,6 +628,53 @@ PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log) {
   write_file_atomic(o.out / "data.yaml", y.str());
   write_file_atomic(o.out / "stats.json", stats_json(total, o));
   return total;
+}
+
+DoneMarker parse_done_marker(const std::string& text, const std::string& origin) {
+  try {
+    const json m = json::parse(text);
+    if (!m.is_object()) throw RuntimeError("not a JSON object");
+    DoneMarker d;
+    d.fingerprint = m.at("fingerprint").get<std::string>();
+    d.files = m.at("files").get<std::vector<std::string>>();
+    const json& st = m.at("stats");
+    if (!st.is_object()) throw RuntimeError("'stats' is not an object");
+    d.stats = stats_from_json(st);
+    return d;
+  } catch (const std::exception& e) {
+    throw RuntimeError(origin + ": unreadable done marker (" + e.what() + ")");
+  }
+}
+
+StatsRecipe parse_stats_recipe(const std::string& text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const std::exception& e) {
+    throw RuntimeError(origin + ": unreadable (" + e.what() + ")");
+  }
+  if (!j.is_object()) throw RuntimeError(origin + ": unreadable (not a JSON object)");
+  StatsRecipe r;
+  auto text_of = [&](const char* k, const char* as) {
+    auto it = j.find(k);
+    if (it != j.end()) r.recipe[as] = it->is_string() ? it->get<std::string>() : it->dump();
+  };
+  text_of("mode", "mode");
+  text_of("crop", "crop");
+  text_of("margin", "margin");
+  text_of("slab_window", "slab_window");
+  text_of("vertebra_labels", "vertebra_labels");
+  text_of("source", "prepared_from");
+  auto string_of = [&](const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  r.view = string_of("view");
+  r.source = string_of("source");
+  // Windowed PNGs carry prepare's windows in their pixels; data.hu_windows does not apply to them.
+  auto windows = j.find("hu_windows");
+  if (string_of("mode") == "windowed" && windows != j.end()) r.recipe["hu_windows"] = windows->dump();
+  return r;
 }
 
 std::string stats_json(const PrepareStats& s, const PrepareOptions& o) {

@@ -57,6 +57,26 @@ struct PrepareStats {
 // Throws UsageError for bad options and RuntimeError when the source cannot be listed or outputs cannot be written.
 PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log = nullptr);
 
+// A case's done marker (.prepare/<case>.<view>.json): the fingerprint of its inputs and options, the names of its
+// files, its counts. Throws RuntimeError "<origin>: unreadable done marker (...)" when malformed or out of range
+// (the case is then prepared again).
+struct DoneMarker {
+  std::string fingerprint;
+  std::vector<std::string> files;
+  PrepareStats stats;
+};
+DoneMarker parse_done_marker(const std::string& text, const std::string& origin);
+
+// What a prepared dataset's stats.json says about how its slices were cut: `recipe` holds the checkpoint metadata
+// keys (mode, crop, margin, slab_window, vertebra_labels, prepared_from = source; hu_windows for mode=windowed),
+// values that are not strings as JSON text; `view` and `source` when they are strings, else empty. Throws
+// RuntimeError naming `origin` when the text is not a JSON object.
+struct StatsRecipe {
+  std::map<std::string, std::string> recipe;
+  std::string view, source;
+};
+StatsRecipe parse_stats_recipe(const std::string& text, const std::string& origin);
+
 // stats.json content and the printed summary.
 std::string stats_json(const PrepareStats& s, const PrepareOptions& o);
 std::string summary_text(const PrepareStats& s);

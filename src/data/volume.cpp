@@ -31,7 +31,7 @@ struct NimDeleter {
   void operator()(nifti_image* p) const { nifti_image_free(p); }
 };
 
-// Reads a gzip stream (gzopen also passes plain files through) in 1 MiB chunks, calling chunk(data, n, at) with `at`
+// Reads a gzip stream (gzopen also passes plain files through) in 64 KiB chunks, calling chunk(data, n, at) with `at`
 // the stream offset of data[0]; returns the bytes read. gz_buffer > 0 sets zlib's input buffer size. Throws
 // RuntimeError naming the path when the file cannot be opened or the stream is corrupt or truncated.
 template <class Chunk>
@@ -39,7 +39,7 @@ size_t read_gz(const fs::path& path, Chunk&& chunk, unsigned gz_buffer = 0) {
   gzFile f = gzopen(path.string().c_str(), "rb");
   if (!f) throw RuntimeError(path.string() + ": cannot open");
   if (gz_buffer) gzbuffer(f, gz_buffer);
-  std::vector<char> buf(1 << 20);
+  std::vector<char> buf(1 << 16);  // not larger: it is zeroed and page-faulted in again for every file
   size_t total = 0;
   int n;
   while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) {
@@ -66,7 +66,7 @@ void check_raw(const fs::path& path, size_t offset, size_t nbytes, int dtype, bo
     // Voxels are width-aligned relative to `offset`; chunks are a multiple of 8 bytes, as offsets are (NIfTI).
     for (size_t p = 0; p + width <= n; p += width) {
       const size_t at = start + p;
-      if (at < offset || at + width > offset + nbytes || (at - offset) % width) continue;
+      if (at < offset || at - offset + width > nbytes || (at - offset) % width) continue;
       char v[8];
       std::memcpy(v, data + p, width);
       if (swap) std::reverse(v, v + width);
@@ -84,9 +84,9 @@ void check_raw(const fs::path& path, size_t offset, size_t nbytes, int dtype, bo
       }
     }
   });
-  if (total < offset + nbytes)
-    throw RuntimeError(path.string() + ": truncated file (" + std::to_string(total) + " of " +
-                       std::to_string(offset + nbytes) + " bytes)");
+  if (total < offset || total - offset < nbytes)
+    throw RuntimeError(path.string() + ": truncated file (" + std::to_string(total) + " bytes, the header asks for " +
+                       std::to_string(nbytes) + " bytes of voxels at offset " + std::to_string(offset) + ")");
   if (bad >= 0)
     throw RuntimeError(path.string() + ": NaN or infinite voxel values (first at voxel " + std::to_string(bad) + ")");
 }
@@ -120,6 +120,29 @@ std::string inflate_all(const fs::path& path) {
   return out;
 }
 
+// The bytes of voxel data the header promises (nvox * nbyper), after checking the dimensions: 2-D or 3-D (a 4-D/5-D
+// file with one volume is accepted), every size at least 1, and no overflow anywhere in the product, so that nothing
+// is allocated or read on the word of a corrupt header.
+size_t header_data_bytes(const nifti_image& nim, const std::string& name) {
+  if (nim.ndim < 2 || nim.ndim > 5)
+    throw RuntimeError(name + ": unsupported NIfTI dimensionality " + std::to_string(nim.ndim));
+  for (int d = 4; d <= 7; ++d)
+    if (nim.dim[d] > 1 && d <= nim.ndim)
+      throw RuntimeError(name + ": a 4-D/5-D NIfTI with several volumes is not a CT volume (dim[" +
+                         std::to_string(d) + "]=" + std::to_string(nim.dim[d]) + ")");
+  size_t n = 1;
+  for (int d = 1; d <= nim.ndim; ++d) {
+    if (nim.dim[d] < 1)
+      throw RuntimeError(name + ": NIfTI dim[" + std::to_string(d) + "]=" + std::to_string(nim.dim[d]) + " is not a size");
+    if (__builtin_mul_overflow(n, static_cast<size_t>(nim.dim[d]), &n))
+      throw RuntimeError(name + ": NIfTI dimensions too large");
+  }
+  size_t bytes = 0;
+  if (nim.nbyper <= 0 || n != nim.nvox || __builtin_mul_overflow(n, static_cast<size_t>(nim.nbyper), &bytes))
+    throw RuntimeError(name + ": NIfTI voxel count or size does not match its dimensions");
+  return bytes;
+}
+
 Volume read_nifti(const fs::path& path) {
   const std::string name = path.string();
   if (!fs::exists(path)) throw RuntimeError(name + ": no such file");
@@ -136,32 +159,36 @@ Volume read_nifti(const fs::path& path) {
       nim.reset(nifti_convert_nhdr2nim(hdr, name.c_str()));
     }
     if (!nim) throw RuntimeError(name + ": not a valid NIfTI-1 header");
+    const size_t bytes = header_data_bytes(*nim, name);
+    if (!(hdr.vox_offset < 1e18f))
+      throw RuntimeError(name + ": NIfTI vox_offset " + std::to_string(hdr.vox_offset) + " is not a file offset");
     const size_t offset = static_cast<size_t>(hdr.vox_offset < 352 ? 352 : hdr.vox_offset);
-    const size_t need = offset + static_cast<size_t>(nim->nvox) * nim->nbyper;
-    if (raw.size() < need)
-      throw RuntimeError(name + ": truncated file (" + std::to_string(raw.size()) + " of " + std::to_string(need) +
-                         " bytes)");
+    if (raw.size() < offset || raw.size() - offset < bytes)
+      throw RuntimeError(name + ": truncated file (" + std::to_string(raw.size()) + " bytes, the header asks for " +
+                         std::to_string(bytes) + " bytes of voxels at offset " + std::to_string(offset) + ")");
     data = raw.data() + offset;
   } else {
-    // Byte-swapped files, .hdr/.img pairs, ...: niftilib reads, the raw stream is checked separately.
+    // Byte-swapped files, .hdr/.img pairs, ...: niftilib reads the header; the raw data stream is checked (length,
+    // finite floats) before niftilib allocates and reads the voxels.
     raw.clear();
     {
       std::lock_guard<std::mutex> lock(g_nifti_mutex);
       nifti_set_debug_level(0);
-      nim.reset(nifti_image_read(name.c_str(), 1));
+      nim.reset(nifti_image_read(name.c_str(), 0));
     }
     if (!nim) throw RuntimeError(name + ": not a readable NIfTI file (corrupt or truncated)");
-    if (!nim->data) throw RuntimeError(name + ": NIfTI data could not be read (truncated file?)");
-    check_raw(path, static_cast<size_t>(nim->iname_offset), static_cast<size_t>(nim->nvox) * nim->nbyper,
-              nim->datatype, nim->byteorder != nifti_short_order());
+    const size_t bytes = header_data_bytes(*nim, name);
+    if (nim->iname_offset < 0) throw RuntimeError(name + ": negative NIfTI vox_offset");
+    check_raw(nim->iname ? fs::path(nim->iname) : path, static_cast<size_t>(nim->iname_offset), bytes, nim->datatype,
+              nim->byteorder != nifti_short_order());
+    int loaded;
+    {
+      std::lock_guard<std::mutex> lock(g_nifti_mutex);
+      loaded = nifti_image_load(nim.get());
+    }
+    if (loaded != 0 || !nim->data) throw RuntimeError(name + ": NIfTI data could not be read (truncated file?)");
     data = nim->data;
   }
-  if (nim->ndim < 2 || nim->ndim > 5)
-    throw RuntimeError(name + ": unsupported NIfTI dimensionality " + std::to_string(nim->ndim));
-  for (int d = 4; d <= 7; ++d)
-    if (nim->dim[d] > 1 && d <= nim->ndim)
-      throw RuntimeError(name + ": a 4-D/5-D NIfTI with several volumes is not a CT volume (dim[" +
-                         std::to_string(d) + "]=" + std::to_string(nim->dim[d]) + ")");
   Volume v;
   v.dims = {std::max(1, nim->nx), std::max(1, nim->ny), nim->ndim >= 3 ? std::max(1, nim->nz) : 1};
   const size_t n = v.size();

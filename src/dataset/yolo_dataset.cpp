@@ -23,6 +23,7 @@
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "data/hu_window.h"
+#include "dataset/label_cache.h"
 
 namespace fs = std::filesystem;
 
@@ -30,8 +31,6 @@ namespace vyolo::dataset {
 
 namespace {
 
-// 2: label parsing changed (issue 12 session); older caches are re-checked.
-constexpr int kCacheVersion = 2;
 // Our label cache's file-name suffix. No Ultralytics version uses it (Ultralytics keeps a NumPy pickle at
 // labels/<split>.cache), so both tools can share one dataset folder.
 constexpr const char* kCacheSuffix = ".vyolo-cache.json";
@@ -75,11 +74,6 @@ void parallel_for(size_t n, int threads, const std::function<void(size_t)>& fn) 
   if (err) std::rethrow_exception(err);
 }
 
-struct Stamp {
-  long long size = -1, mtime = 0;  // size -1: file absent
-  bool operator==(const Stamp& o) const { return size == o.size && mtime == o.mtime; }
-};
-
 Stamp stamp(const std::string& p) {
   std::error_code ec;
   Stamp s;
@@ -92,39 +86,7 @@ Stamp stamp(const std::string& p) {
   return s;
 }
 
-// One checked image + label, as stored in the cache.
-struct Entry {
-  Stamp img, lab;
-  int h0 = 0, w0 = 0;
-  bool hu = false;
-  std::string bad;  // non-empty: image unusable, why
-  std::vector<Label> labels;
-  std::vector<std::string> msgs;
-  int bad_lines = 0, duplicates = 0;
-};
-
-nlohmann::json to_json(const Entry& e) {
-  nlohmann::json lab = nlohmann::json::array();
-  for (const auto& l : e.labels) lab.push_back({l.cls, l.cx, l.cy, l.w, l.h});
-  return {{"is", e.img.size}, {"im", e.img.mtime}, {"ls", e.lab.size}, {"lm", e.lab.mtime}, {"h", e.h0},
-          {"w", e.w0},        {"hu", e.hu},        {"bad", e.bad},      {"lab", lab},        {"msg", e.msgs},
-          {"bl", e.bad_lines}, {"dup", e.duplicates}};
-}
-
-Entry from_json(const nlohmann::json& j) {
-  Entry e;
-  e.img = {j.at("is").get<long long>(), j.at("im").get<long long>()};
-  e.lab = {j.at("ls").get<long long>(), j.at("lm").get<long long>()};
-  e.h0 = j.at("h").get<int>(), e.w0 = j.at("w").get<int>();
-  e.hu = j.at("hu").get<bool>();
-  e.bad = j.at("bad").get<std::string>();
-  for (const auto& l : j.at("lab"))
-    e.labels.push_back({l.at(0).get<int>(), l.at(1).get<float>(), l.at(2).get<float>(), l.at(3).get<float>(),
-                        l.at(4).get<float>()});
-  e.msgs = j.at("msg").get<std::vector<std::string>>();
-  e.bad_lines = j.at("bl").get<int>(), e.duplicates = j.at("dup").get<int>();
-  return e;
-}
+using Entry = CacheEntry;
 
 Entry check_one(const std::string& image, const std::string& label, int nc) {
   Entry e;
@@ -226,14 +188,9 @@ nlohmann::json read_cache(const fs::path& p, int nc, const std::string& label_di
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) return nullptr;
   try {
-    nlohmann::json c = nlohmann::json::parse(read_file(p));
-    if (!c.is_object() || c.value("version", 0) != kCacheVersion || c.value("nc", -1) != nc ||
-        !c.contains("entries") || !c["entries"].is_object())
-      return nullptr;
-    if (!label_dir.empty() && c.contains("label_dir") && c["label_dir"] != label_dir) return nullptr;  // collision
-    return c;
+    return parse_label_cache(read_file(p), nc, label_dir, p.string());
   } catch (const std::exception& e) {
-    warn(p.string() + ": ignoring unreadable label cache (" + e.what() + ")");
+    warn(std::string(e.what()) + "; ignored");
     return nullptr;
   }
 }
@@ -336,22 +293,44 @@ std::vector<std::string> list_images(const fs::path& p) {
 }
 
 DataYaml read_data_yaml(const fs::path& yaml_path) {
+  std::string text;
+  try {
+    text = read_file(yaml_path);
+  } catch (const std::exception& e) {
+    throw UsageError("cannot read data.yaml " + yaml_path.string() + ": " + e.what());
+  }
+  return parse_data_yaml(text, yaml_path, list_images);
+}
+
+DataYaml parse_data_yaml(const std::string& text, const fs::path& yaml_path, const ImageLister& list) {
   const std::string where = "data.yaml " + yaml_path.string();
   YAML::Node y;
   try {
-    y = YAML::LoadFile(yaml_path.string());
+    y = YAML::Load(text);
   } catch (const std::exception& e) {
     throw UsageError("cannot read " + where + ": " + e.what());
   }
   if (!y.IsMap()) throw UsageError(where + ": expected a mapping with keys path, train, val, names");
+  // A value of the wrong kind (a map where a path belongs, a name that is a list, ...) is an error naming the key;
+  // null reads as "null", as yaml-cpp's as<std::string> has it.
+  auto text_of = [&](const YAML::Node& n, const std::string& key) -> std::string {
+    if (n.IsNull()) return "null";
+    if (!n.IsScalar()) throw UsageError(where + ": key '" + key + "' must be a string");
+    return n.Scalar();
+  };
   DataYaml d;
   const fs::path ydir = yaml_path.parent_path();
   fs::path root = ydir;
   if (y["path"] && !y["path"].IsNull()) {
-    root = y["path"].as<std::string>();
+    root = text_of(y["path"], "path");
     if (root.is_relative()) {
       std::error_code ec;
-      root = fs::is_directory(ydir / root, ec) ? ydir / root : fs::absolute(root);
+      if (fs::is_directory(ydir / root, ec)) {
+        root = ydir / root;
+      } else {
+        root = fs::absolute(root, ec);
+        if (ec) throw UsageError(where + ": key 'path': " + ec.message());
+      }
     }
   }
   d.root = root.lexically_normal();
@@ -361,14 +340,14 @@ DataYaml read_data_yaml(const fs::path& yaml_path) {
     if (!n || n.IsNull()) return files;
     std::vector<std::string> srcs;
     if (n.IsSequence())
-      for (const auto& s : n) srcs.push_back(s.as<std::string>());
+      for (const auto& s : n) srcs.push_back(text_of(s, key));
     else
-      srcs.push_back(n.as<std::string>());
+      srcs.push_back(text_of(n, key));
     for (const auto& s : srcs) {
       fs::path p(s);
       if (p.is_relative()) p = d.root / p;
       try {
-        auto f = list_images(p.lexically_normal());
+        auto f = list(p.lexically_normal());
         files.insert(files.end(), f.begin(), f.end());
       } catch (const UsageError& e) {
         throw UsageError(where + ": key '" + key + "': " + e.what());
@@ -382,10 +361,15 @@ DataYaml read_data_yaml(const fs::path& yaml_path) {
   const YAML::Node names = y["names"];
   if (!names) throw UsageError(where + ": missing key 'names'");
   if (names.IsSequence()) {
-    for (const auto& n : names) d.names.push_back(n.as<std::string>());
+    for (const auto& n : names) d.names.push_back(text_of(n, "names"));
   } else if (names.IsMap()) {
     std::map<int, std::string> m;
-    for (const auto& kv : names) m[kv.first.as<int>()] = kv.second.as<std::string>();
+    for (const auto& kv : names) {
+      int id = -1;
+      if (!kv.first.IsScalar() || !YAML::convert<int>::decode(kv.first, id))
+        throw UsageError(where + ": 'names' ids must be integers 0..N-1");
+      m[id] = text_of(kv.second, "names");
+    }
     int i = 0;
     for (const auto& [k, v] : m) {
       if (k != i++) throw UsageError(where + ": 'names' ids must be 0..N-1 without gaps");
@@ -470,7 +454,7 @@ void YoloDataset::check_all(const std::vector<std::string>& files) {
     auto it = cached.find(files[i]);
     if (it != cached.end()) {
       try {
-        Entry e = from_json(*it->second);
+        Entry e = cache_entry_from_json(*it->second, opt_.nc);
         if (e.img == stamp(files[i]) && e.lab == stamp(labels[i])) {
           entries[i] = std::move(e);
           hit[i] = 1;
@@ -514,14 +498,14 @@ void YoloDataset::check_all(const std::vector<std::string>& files) {
   const bool changed = std::find(hit.begin(), hit.end(), 0) != hit.end();
   if (opt_.use_label_cache && changed) {
     nlohmann::json out;
-    out["version"] = kCacheVersion;
+    out["version"] = kLabelCacheVersion;
     out["nc"] = opt_.nc;
     out["label_dir"] = label_abs.string();
     nlohmann::json& ent = out["entries"] = nlohmann::json::object();
     std::error_code ec;
     for (const auto& [path, j] : cached)  // keep other splits' entries while their files exist
       if (fs::exists(path, ec)) ent[path] = *j;
-    for (size_t i = 0; i < n; ++i) ent[files[i]] = to_json(entries[i]);
+    for (size_t i = 0; i < n; ++i) ent[files[i]] = cache_entry_to_json(entries[i]);
     const std::string bytes = out.dump();
     // Beside the labels when that folder is writable (write_file_atomic leaves no temp file behind on failure).
     std::string side_err = "folder not writable";

@@ -118,6 +118,10 @@ struct DataYaml {
   std::vector<std::string> names;
 };
 DataYaml read_data_yaml(const std::filesystem::path& yaml_path);
+// The same from the file's text (`yaml_path` for messages and relative paths); `list` resolves each train/val entry
+// (list_images in read_data_yaml; the fuzz target passes a stand-in).
+using ImageLister = std::function<std::vector<std::string>(const std::filesystem::path&)>;
+DataYaml parse_data_yaml(const std::string& text, const std::filesystem::path& yaml_path, const ImageLister& list);
 
 // Decodes one image file: CV_16UC1 for an HU slice (value = HU + 32768), else CV_8UC3 BGR (grey expanded, alpha
 // dropped, 16-bit colour scaled to 8 bits). Empty Mat and `why` set when it cannot be used.

@@ -22,6 +22,7 @@
 #include "common/fs_util.h"
 #include "common/phase_timer.h"
 #include "config/hydra_files.h"
+#include "data/prepare.h"
 #include "dataset/loader.h"
 #include "dist/env.h"
 #include "dist/grad_reducer.h"
@@ -475,31 +476,19 @@ void Run::read_recipe() {
   const fs::path stats = fs::path(cfg_.data.data_dir) / "stats.json";
   std::error_code ec;
   if (!fs::exists(stats, ec)) return;
-  json j;
+  StatsRecipe r;
   try {
-    j = json::parse(read_file(stats));
+    r = parse_stats_recipe(read_file(stats), stats.string());
   } catch (const std::exception& e) {
-    console::warn(stats.string() + ": unreadable (" + e.what() +
-                  "); checkpoints will not record how the slices were cut");
+    console::warn(std::string(e.what()) + "; checkpoints will not record how the slices were cut");
     return;
   }
-  auto text = [&](const char* k, const char* as) {
-    if (!j.contains(k)) return;
-    recipe_[as] = j[k].is_string() ? j[k].get<std::string>() : j[k].dump();
-  };
-  text("mode", "mode");
-  text("crop", "crop");
-  text("margin", "margin");
-  text("slab_window", "slab_window");
-  text("vertebra_labels", "vertebra_labels");
-  text("source", "prepared_from");
-  if (j.contains("view") && j["view"].is_string() && j["view"].get<std::string>() != cfg_.data.view) {
-    console::warn("data.view=" + cfg_.data.view + " but " + stats.string() + " was prepared from " +
-                  j["view"].get<std::string>() + " slices; checkpoints record " + j["view"].get<std::string>());
-    recipe_["view"] = j["view"].get<std::string>();
+  for (const auto& [k, v] : r.recipe) recipe_[k] = v;
+  if (!r.view.empty() && r.view != cfg_.data.view) {
+    console::warn("data.view=" + cfg_.data.view + " but " + stats.string() + " was prepared from " + r.view +
+                  " slices; checkpoints record " + r.view);
+    recipe_["view"] = r.view;
   }
-  // Windowed PNGs carry prepare's windows in their pixels; data.hu_windows does not apply to them.
-  if (j.value("mode", "") == "windowed" && j.contains("hu_windows")) recipe_["hu_windows"] = j["hu_windows"].dump();
 }
 
 st::File Run::weights_file(bool full, int completed_epochs, int batch_in_epoch) {

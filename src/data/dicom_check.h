@@ -1,0 +1,20 @@
+// A structural check of a DICOM file before GDCM parses it. GDCM 3.0 as Debian ships it keeps its assertions, and
+// several of them fire on corrupt or truncated files (e.g. a File Meta Information element that runs past the end of
+// the file aborts in FileMetaInformation::ReadCompat): the process would die instead of reporting the file. This walk
+// of the data elements (PS3.5 §7: explicit and implicit VR little endian, deflated datasets, nested sequences and
+// items, encapsulated pixel data) rejects such files first, with the reason.
+#pragma once
+#include <string>
+
+namespace vyolo {
+
+enum class DicomCheck {
+  Ok,         // well-formed: GDCM may read it
+  NotDicom,   // no "DICM" marker and no readable data elements at the start: not a DICOM file (a README, ...)
+  Malformed,  // a DICOM file whose structure is broken (truncated, lengths outside the file, bad nesting, ...)
+};
+
+// `why` receives the reason for Malformed (and NotDicom).
+DicomCheck check_dicom_structure(const std::string& bytes, std::string* why);
+
+}  // namespace vyolo
