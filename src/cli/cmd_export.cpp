@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "export/onnx_export.h"
 #include "model/onnx_model.h"
+#include "ops/device.h"
 
 namespace fs = std::filesystem;
 
@@ -25,6 +26,7 @@ int cmd_export(const CommandContext& ctx) {
   if (a.batch < 1) throw UsageError("batch must be at least 1, got " + std::to_string(a.batch));
   if (a.imgsz && *a.imgsz < 1) throw UsageError("imgsz must be positive, got " + std::to_string(*a.imgsz));
   if (!a.out.empty() && !model::is_onnx_path(a.out)) throw UsageError("out=" + a.out + ": the file must end in .onnx");
+  ops::init_threads(ctx.cfg.training.threads);  // the check runs both networks: every core, as predict does
   exporter::OnnxOptions opt;
   opt.imgsz = a.imgsz.value_or(0);
   opt.batch = a.batch;
