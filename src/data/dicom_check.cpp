@@ -144,7 +144,11 @@ class Walker {
       if (end - at < 8) throw Bad("truncated encapsulated pixel data");
       const uint16_t g = u16(b_, at), e = u16(b_, at + 2);
       const uint32_t len = u32(b_, at + 4);
-      if (g == 0xFFFE && e == 0xE0DD) return at + 8;
+      if (g == 0xFFFE && e == 0xE0DD) {
+        // GDCM reads (and allocates) a delimiter's length as if it were a fragment's.
+        if (len != 0) throw Bad("sequence delimiter with a length in the encapsulated pixel data");
+        return at + 8;
+      }
       if (g != 0xFFFE || e != 0xE000 || len == kUndefined)
         throw Bad("bad fragment in encapsulated pixel data at byte " + std::to_string(at));
       if (len > end - at - 8) throw Bad("pixel data fragment runs past the end (truncated?)");
