@@ -207,9 +207,11 @@ DicomCheck check_dicom_structure(const std::string& b, std::string* why) {
   const bool part10 = b.size() >= 132 && std::memcmp(b.data() + 128, "DICM", 4) == 0;
   try {
     if (!part10) {
-      // No preamble: a bare dataset (ACR-NEMA style), explicit or implicit VR little endian, as GDCM guesses from
-      // the first element.
+      // No preamble: a bare dataset starting with group 0008, explicit or implicit VR little endian as GDCM guesses
+      // from the first element. Anything else (a meta group without the preamble, big endian ACR-NEMA, ...) takes
+      // other GDCM paths that assert on broken input: not read.
       if (b.size() < 8) throw Bad("too short");
+      if (u16(b, 0) != 0x0008) throw Bad("neither the DICM preamble nor a dataset starting with group 0008");
       Walker w(b, is_vr(b.data() + 4));
       w.dataset(0, b.size(), 0, false);
       check_pixel_module(b, w);
