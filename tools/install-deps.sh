@@ -16,6 +16,7 @@ PKGS=(
   libprotobuf-dev protobuf-compiler # TensorBoard and W&B records
   nlohmann-json3-dev                # JSON (safetensors headers, reports)
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev          # libFuzzer + ASan/UBSan runtimes for tools/fuzz.sh (GCC's libasan does the rest)
 )
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -146,10 +146,16 @@ class Parser {
     skip_ws();
     Node v;
     char c = peek();
+    if ((c == '[' || c == '{') && depth_ >= kMaxDepth)
+      fail("lists and maps nest deeper than " + std::to_string(kMaxDepth) + " levels", pos_);
     if (c == '[') {
+      ++depth_;
       v = parse_list();
+      --depth_;
     } else if (c == '{') {
+      ++depth_;
       v = parse_dict();
+      --depth_;
     } else if (c == '\'' || c == '"') {
       v = Node::string(parse_quoted());
     } else {
@@ -332,8 +338,12 @@ class Parser {
     o.is_sweep = true;
   }
 
+  // Nesting limit: each level is a few stack frames, and a 4,000-deep `[[[...` overflowed the stack (found by
+  // fuzzing).
+  static constexpr int kMaxDepth = 64;
   const std::string& s_;
   size_t pos_ = 0;
+  int depth_ = 0;
   bool in_call_ = false;  // inside choice(...) / range(...): ')' ends a value
 };
 

@@ -144,7 +144,11 @@ class Walker {
       if (end - at < 8) throw Bad("truncated encapsulated pixel data");
       const uint16_t g = u16(b_, at), e = u16(b_, at + 2);
       const uint32_t len = u32(b_, at + 4);
-      if (g == 0xFFFE && e == 0xE0DD) return at + 8;
+      if (g == 0xFFFE && e == 0xE0DD) {
+        // GDCM reads (and allocates) a delimiter's length as if it were a fragment's.
+        if (len != 0) throw Bad("sequence delimiter with a length in the encapsulated pixel data");
+        return at + 8;
+      }
       if (g != 0xFFFE || e != 0xE000 || len == kUndefined)
         throw Bad("bad fragment in encapsulated pixel data at byte " + std::to_string(at));
       if (len > end - at - 8) throw Bad("pixel data fragment runs past the end (truncated?)");
@@ -203,9 +207,11 @@ DicomCheck check_dicom_structure(const std::string& b, std::string* why) {
   const bool part10 = b.size() >= 132 && std::memcmp(b.data() + 128, "DICM", 4) == 0;
   try {
     if (!part10) {
-      // No preamble: a bare dataset (ACR-NEMA style), explicit or implicit VR little endian, as GDCM guesses from
-      // the first element.
+      // No preamble: a bare dataset starting with group 0008, explicit or implicit VR little endian as GDCM guesses
+      // from the first element. Anything else (a meta group without the preamble, big endian ACR-NEMA, ...) takes
+      // other GDCM paths that assert on broken input: not read.
       if (b.size() < 8) throw Bad("too short");
+      if (u16(b, 0) != 0x0008) throw Bad("neither the DICM preamble nor a dataset starting with group 0008");
       Walker w(b, is_vr(b.data() + 4));
       w.dataset(0, b.size(), 0, false);
       check_pixel_module(b, w);

@@ -10,7 +10,7 @@ namespace vyolo {
 
 enum class DicomCheck {
   Ok,         // well-formed: GDCM may read it
-  NotDicom,   // no "DICM" marker and no readable data elements at the start: not a DICOM file (a README, ...)
+  NotDicom,   // no "DICM" marker and no well-formed dataset starting with group 0008: not read (a README, ...)
   Malformed,  // a DICOM file whose structure is broken (truncated, lengths outside the file, bad nesting, ...)
 };
 

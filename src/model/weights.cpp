@@ -111,7 +111,11 @@ ModelSpec inspect_weights(const st::File& f, const std::string& origin) {
   if (cls != f.tensors.end() && !cls->second.shape.empty()) {
     s.num_classes = static_cast<int>(cls->second.shape[0]);
   } else if (!meta("num_classes").empty()) {
-    s.num_classes = std::stoi(meta("num_classes"));
+    try {
+      s.num_classes = std::stoi(meta("num_classes"));
+    } catch (const std::exception&) {
+      throw RuntimeError(origin + ": metadata 'num_classes' is not a number");
+    }
   }
   try {
     if (!meta("img_size").empty()) s.img_size = std::stoi(meta("img_size"));

@@ -162,6 +162,7 @@ class Run {
   void setup_optimizer();
   void setup_outputs();
   void resume_from(const st::File& f);
+  void read_resume_state(const st::File& f, const json& s, const std::string& origin);
   void read_recipe();
   void train_epoch(int epoch, int start_batch);
   bool end_epoch(int epoch);  // true: stop
@@ -425,6 +426,32 @@ void Run::resume_from(const st::File& f) {
   } catch (const std::exception&) {
     throw RuntimeError(origin + ": no readable train_state metadata; cannot resume");
   }
+  // Values of the wrong type or range in the metadata are errors naming the checkpoint (json / stoi exceptions
+  // carried no file name).
+  try {
+    read_resume_state(f, s, origin);
+  } catch (const RuntimeError&) {
+    throw;
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw RuntimeError(origin + ": unreadable resume state in the checkpoint metadata (" + e.what() + ")");
+  }
+  // Momentum after warmup: the configured value (SGD); lr is set per epoch and during warmup.
+  const int64_t ni = int64_t(start_epoch_) * nb_ + start_batch_;
+  if (optim_->has_momentum() && sp_.nw >= 0 && ni > sp_.nw)
+    for (auto& g : optim_->groups()) g.momentum = sp_.momentum;
+  auto rng = f.tensors.find("rng.torch_cpu");
+  if (rng != f.tensors.end()) {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(model::from_st(rng->second));
+  }
+  if (main_) std::cout << "vyolo: resuming " << origin << " at epoch " << start_epoch_ + 1
+            << (start_batch_ ? ", batch " + std::to_string(start_batch_ + 1) : std::string()) << "\n";
+}
+
+void Run::read_resume_state(const st::File& f, const json& s, const std::string& origin) {
   start_epoch_ = std::stoi(f.metadata.at("epoch"));
   start_batch_ = s.value("batch", 0);
   const int saved_world = s.value("world", 1);
@@ -455,18 +482,6 @@ void Run::resume_from(const st::File& f) {
   for (const auto& e : topk) topk_.push_back({e.at("value").get<double>(), e.at("path").get<std::string>()});
   for (auto it = best.begin(); it != best.end(); ++it) best_row_[it.key()] = it.value().get<double>();
   for (auto it = last.begin(); it != last.end(); ++it) last_row_[it.key()] = it.value().get<double>();
-  // Momentum after warmup: the configured value (SGD); lr is set per epoch and during warmup.
-  const int64_t ni = int64_t(start_epoch_) * nb_ + start_batch_;
-  if (optim_->has_momentum() && sp_.nw >= 0 && ni > sp_.nw)
-    for (auto& g : optim_->groups()) g.momentum = sp_.momentum;
-  auto rng = f.tensors.find("rng.torch_cpu");
-  if (rng != f.tensors.end()) {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(model::from_st(rng->second));
-  }
-  if (main_) std::cout << "vyolo: resuming " << origin << " at epoch " << start_epoch_ + 1
-            << (start_batch_ ? ", batch " + std::to_string(start_batch_ + 1) : std::string()) << "\n";
 }
 
 void Run::read_recipe() {
