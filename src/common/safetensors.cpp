@@ -1,6 +1,8 @@
 #include "common/safetensors.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -41,6 +43,12 @@ File parse(const std::string& bytes, const std::string& origin) {
   const size_t data_begin = 8 + n;
   const size_t data_size = bytes.size() - data_begin;
   File f;
+  struct Range {
+    uint64_t begin, end;
+    std::string name;
+    bool operator<(const Range& o) const { return begin != o.begin ? begin < o.begin : end < o.end; }
+  };
+  std::vector<Range> ranges;
   for (auto& [name, v] : header.items()) {
     if (name == "__metadata__") {
       if (!v.is_object()) throw fail("__metadata__ is not an object");
@@ -51,19 +59,49 @@ File parse(const std::string& bytes, const std::string& origin) {
       Tensor t;
       t.dtype = v.at("dtype").get<std::string>();
       t.shape = v.at("shape").get<std::vector<int64_t>>();
-      auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
+      const json& offsets = v.at("data_offsets");
+      if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+          !offsets[1].is_number_unsigned())
+        throw fail("tensor '" + name + "': data_offsets must be two byte offsets [begin, end], got " +
+                   offsets.dump().substr(0, 80));
+      auto off = offsets.get<std::vector<uint64_t>>();
       if (off.size() != 2 || off[0] > off[1] || off[1] > data_size)
         throw fail("tensor '" + name + "' has data offsets outside the file (truncated?)");
-      const uint64_t expect = static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype);
+      size_t esize = 0;
+      try {
+        esize = dtype_size(t.dtype);
+      } catch (const RuntimeError& e) {
+        throw fail("tensor '" + name + "': " + e.what());
+      }
+      // The byte count the shape needs, without overflow (a shape of 2^32 x 2^32 would wrap to 0 bytes).
+      uint64_t expect = esize;
+      for (int64_t d : t.shape)
+        if (d < 0 || __builtin_mul_overflow(expect, static_cast<uint64_t>(d), &expect))
+          throw fail("tensor '" + name + "' has an impossible shape (a negative or too large dimension)");
       if (off[1] - off[0] != expect)
         throw fail("tensor '" + name + "' holds " + std::to_string(off[1] - off[0]) + " bytes, its shape needs " +
                    std::to_string(expect));
       t.bytes.assign(bytes.data() + data_begin + off[0], off[1] - off[0]);
+      ranges.push_back({off[0], off[1], name});
       f.tensors.emplace(name, std::move(t));
     } catch (const json::exception& e) {
       throw fail("tensor '" + name + "': " + e.what());
     }
   }
+  // As the format requires (and the safetensors library checks): the tensors' bytes follow each other from the start
+  // of the data to its end, no two tensors share bytes and none are left over.
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t at = 0;
+  std::string prev;
+  for (const Range& r : ranges) {
+    if (r.begin < at) throw fail("tensors '" + prev + "' and '" + r.name + "' overlap in the data");
+    if (r.begin > at)
+      throw fail("bytes " + std::to_string(at) + ".." + std::to_string(r.begin) + " of the data belong to no tensor");
+    at = r.end;
+    prev = r.name;
+  }
+  if (at != data_size)
+    throw fail(std::to_string(data_size - at) + " bytes after the last tensor belong to no tensor");
   return f;
 }
 
