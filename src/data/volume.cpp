@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "common/error.h"
+#include "common/format.h"
 #include "common/fs_util.h"
 
 namespace fs = std::filesystem;
@@ -162,6 +163,10 @@ Volume read_nifti(const fs::path& path) {
     if (nim->dim[d] > 1 && d <= nim->ndim)
       throw RuntimeError(name + ": a 4-D/5-D NIfTI with several volumes is not a CT volume (dim[" +
                          std::to_string(d) + "]=" + std::to_string(nim->dim[d]) + ")");
+  for (int d = 1; d <= nim->ndim && d <= 3; ++d)  // a negative size was read as 1 (a 40 x -40 x 10 CT as 40 x 1 x 10)
+    if (nim->dim[d] < 1)
+      throw RuntimeError(name + ": NIfTI dim[" + std::to_string(d) + "]=" + std::to_string(nim->dim[d]) +
+                         " is not a size");
   Volume v;
   v.dims = {std::max(1, nim->nx), std::max(1, nim->ny), nim->ndim >= 3 ? std::max(1, nim->nz) : 1};
   const size_t n = v.size();
@@ -191,6 +196,11 @@ Volume read_nifti(const fs::path& path) {
       (nim->scl_slope != 1.0f || nim->scl_inter != 0.0f)) {
     const double s = nim->scl_slope, b = std::isfinite(nim->scl_inter) ? nim->scl_inter : 0.0;
     for (auto& x : v.voxels) x = static_cast<float>(x * s + b);
+    // A slope like 1e38 overflows float: the volume would hold inf HU (prepare checks, inference did not).
+    for (size_t i = 0; i < n; ++i)
+      if (!std::isfinite(v.voxels[i]))
+        throw RuntimeError(name + ": scl_slope " + format_number("%g", s) + " and scl_inter " + format_number("%g", b) +
+                           " make voxel values infinite (first at voxel " + std::to_string(i) + ")");
   }
   mat44 m;
   bool have = true;
