@@ -949,9 +949,11 @@ def check_all(vyolo, root, env, mem, args):
     results = []  # (case, errs, crashed, run)
     times = []  # (seconds, run name)
 
-    def execute(runs):
+    def execute(runs, needed=False):
+        """Runs and checks; with --only, the runs of other readers are left out unless `needed` (setup)."""
         for run in runs:
-            if args.only and not any(args.only in case.reader for case in run.cases):
+            selected = [case for case in run.cases if not args.only or args.only in case.reader]
+            if not selected and not needed:
                 continue
             rc, text, secs = run_vyolo(vyolo, run, env, mem)
             times.append((secs, run.name))
@@ -963,7 +965,7 @@ def check_all(vyolo, root, env, mem, args):
                     good_errs = run.good(text)
                 except Exception as e:  # a malformed output file is a failure, not a checker crash
                     good_errs = ["cannot check the good items: %s" % e]
-            for case in run.cases:
+            for case in selected:
                 errs, crashed = check_case(case, run, rc, text, good_errs)
                 results.append((case, errs, crashed, run))
                 print("%s  %-13s %s%s" % ("PASS" if not errs else "FAIL", case.reader, case.what,
@@ -973,7 +975,7 @@ def check_all(vyolo, root, env, mem, args):
 
     # 1. Studies -> prepare (its good cases become the training set of the model the other readers need).
     dataset = c.prepare_nifti()
-    execute(c.runs)
+    execute(c.runs, needed=True)
     c.prepare_dicom()
     execute(c.runs)
     # 2. A small model from the prepared good cases (setup, not a case).
@@ -984,12 +986,12 @@ def check_all(vyolo, root, env, mem, args):
     weights = os.path.join(runs_dir, "m", "fold_0", "weights", "best.safetensors")
     if not os.path.exists(os.path.join(dataset, "data.yaml")):
         print("malformed_inputs: setup failed: prepare wrote no data.yaml; cannot go on", file=sys.stderr)
-        return 1
+        return summary(results, times, setup_failed=True)
     p = subprocess.run([vyolo] + setup, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if p.returncode != 0 or not os.path.exists(weights):
         print("malformed_inputs: setup failed: training the test model:\n%s" %
               p.stdout.decode(errors="replace")[-3000:], file=sys.stderr)
-        return 1
+        return summary(results, times, setup_failed=True)
     # Weights at a path with spaces and non-ASCII characters (used by every run below).
     w2 = os.path.join(root, "model dir ü", "wéights 1.safetensors")
     os.makedirs(os.path.dirname(w2))
@@ -1004,18 +1006,23 @@ def check_all(vyolo, root, env, mem, args):
     c.overrides(c.p("studies eval"))
     execute(c.runs)
 
-    # Summary per reader.
+    return summary(results, times)
+
+
+def summary(results, times, setup_failed=False):
     readers = {}
     for case, errs, crashed, _ in results:
         r = readers.setdefault(case.reader, [0, 0])
         r[0] += 1
         r[1] += not errs
-    print("\nslowest runs: " + ", ".join("%s %.1f s" % (n, t) for t, n in sorted(times, reverse=True)[:5]))
+    if times:
+        print("\nslowest runs: " + ", ".join("%s %.1f s" % (n, t) for t, n in sorted(times, reverse=True)[:5]))
     print("per reader: " + ", ".join("%s %d/%d" % (k, v[1], v[0]) for k, v in readers.items()))
     passed = sum(1 for _, e, _, _ in results if not e)
     crashes = len({id(run) for _, _, crashed, run in results if crashed})
-    print("malformed inputs: %d of %d reported correctly, %d crashes" % (passed, len(results), crashes))
-    return 0 if passed == len(results) and results else 1
+    print("malformed inputs: %d of %d reported correctly, %d crashes%s" %
+          (passed, len(results), crashes, " (setup failed: the other readers were not run)" if setup_failed else ""))
+    return 0 if passed == len(results) and results and not setup_failed else 1
 
 
 if __name__ == "__main__":
