@@ -1,9 +1,9 @@
 // DICOM series IO through GDCM (decodes JPEG 2000, JPEG, RLE through its codecs).
 #include <algorithm>
-#include <cmath>
-#include <map>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
+#include <map>
 #include <random>
 #include <sstream>
 
