@@ -3,6 +3,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git
+  python3                           # tools/malformed_inputs.py (a CTest; standard library only)
   libtorch-dev                      # LibTorch 1.13 (CPU)
   libgloo-dev                       # headers of the Gloo backend of LibTorch's c10d (distributed training)
   libopenblas0-openmp               # fast BLAS for LibTorch (Debian's default libblas3 is the reference one)

@@ -8,6 +8,7 @@
 #include "cli/setup.h"
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "common/json_text.h"
 #include "dataset/loader.h"
 #include "eval/plots.h"
 #include "model/weights.h"
@@ -62,7 +63,7 @@ int cmd_val(const CommandContext& ctx) {
     pc["precision"] = c.p, pc["recall"] = c.r, pc["f1"] = c.f1, pc["map50"] = c.ap50(), pc["map50_95"] = c.ap50_95();
     j["per_class"].push_back(pc);
   }
-  write_file_atomic(out / "metrics.json", j.dump(2) + "\n");
+  write_file_atomic(out / "metrics.json", json_text(j, 2) + "\n");
   eval::plot_pr_curve(r.metrics, names, (out / "PR_curve.png").string());
   eval::plot_f1_curve(r.metrics, names, (out / "F1_curve.png").string());
   eval::plot_confusion_matrix(r.confusion, names, (out / "confusion_matrix_normalized.png").string(), true);

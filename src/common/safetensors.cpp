@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <set>
-#include <utility>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -45,7 +45,12 @@ File parse(const std::string& bytes, const std::string& origin) {
   const size_t data_begin = 8 + n;
   const size_t data_size = bytes.size() - data_begin;
   File f;
-  std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> ranges;  // data_offsets, tensor name
+  struct Range {
+    uint64_t begin, end;
+    std::string name;
+    bool operator<(const Range& o) const { return begin != o.begin ? begin < o.begin : end < o.end; }
+  };
+  std::vector<Range> ranges;
   for (auto& [name, v] : header.items()) {
     if (name == "__metadata__") {
       if (!v.is_object()) throw fail("__metadata__ is not an object");
@@ -82,17 +87,26 @@ File parse(const std::string& bytes, const std::string& origin) {
         throw fail("tensor '" + name + "' holds " + std::to_string(off[1] - off[0]) + " bytes, its shape needs " +
                    std::to_string(expect));
       t.bytes.assign(bytes.data() + data_begin + off[0], off[1] - off[0]);
-      if (off[1] > off[0]) ranges.push_back({{off[0], off[1]}, name});
+      ranges.push_back({off[0], off[1], name});
       f.tensors.emplace(name, std::move(t));
     } catch (const json::exception& e) {
       throw fail("tensor '" + name + "': " + e.what());
     }
   }
-  // Each byte of the data belongs to at most one tensor (as the safetensors format requires; empty tensors aside).
+  // As the format requires (and the safetensors library checks): the tensors' bytes follow each other from the start
+  // of the data to its end, no two tensors share bytes and none are left over.
   std::sort(ranges.begin(), ranges.end());
-  for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].first.first < ranges[i - 1].first.second)
-      throw fail("tensors '" + ranges[i - 1].second + "' and '" + ranges[i].second + "' overlap in the data");
+  uint64_t at = 0;
+  std::string prev;
+  for (const Range& r : ranges) {
+    if (r.begin < at) throw fail("tensors '" + prev + "' and '" + r.name + "' overlap in the data");
+    if (r.begin > at)
+      throw fail("bytes " + std::to_string(at) + ".." + std::to_string(r.begin) + " of the data belong to no tensor");
+    at = r.end;
+    prev = r.name;
+  }
+  if (at != data_size)
+    throw fail(std::to_string(data_size - at) + " bytes after the last tensor belong to no tensor");
   return f;
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/clip.h"
 #include "common/error.h"
 #include "config/override.h"
 
@@ -303,11 +304,11 @@ void check_type(const std::string& key, const Node& existing, const Node& value)
 }
 
 [[noreturn]] void unknown_key(const Node& tree, const Override& o, const std::string& action) {
-  std::string msg = "Could not " + action + " '" + o.key + "'. Key '" + o.key + "' is not in the config";
+  std::string msg = "Could not " + action + " '" + clip(o.key) + "'. Key '" + clip(o.key) + "' is not in the config";
   auto near = closest(o.key, all_paths(tree));
   if (!near.empty()) msg += "; did you mean " + join(near, ", ") + "?";
   if (o.op == Override::Op::Set && o.has_value)
-    msg += "\nTo append to your config use +" + o.input;
+    msg += "\nTo append to your config use +" + clip(o.input);
   throw UsageError(msg);
 }
 

@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <regex>
+#include <cctype>
 #include <set>
 #include <vector>
 
+#include "common/clip.h"
 #include "common/error.h"
 #include "config/override.h"
 
@@ -89,7 +90,7 @@ class Resolver {
     if (again != stack_.end()) {
       std::string chain;
       for (auto it = again; it != stack_.end(); ++it) chain += *it + " -> ";
-      throw UsageError("Interpolation cycle: " + chain + path);
+      throw UsageError("Interpolation cycle: " + clip(chain + path, 400));
     }
     stack_.push_back(path);
     std::string text = find_path(root_, path)->text;
@@ -101,12 +102,21 @@ class Resolver {
 
   [[noreturn]] void fail(const std::string& path, const std::string& what) const {
     const Node* n = find_path(root_, path);
-    throw UsageError("Error resolving '" + path + "'" + (n && n->is_scalar() ? " ('" + n->text + "')" : "") + ": " +
-                     what);
+    throw UsageError("Error resolving '" + clip(path) + "'" + (n && n->is_scalar() ? " ('" + clip(n->text) + "')" : "") +
+                     ": " + what);
   }
 
   // `text` is a string holding interpolations; `path` the node it belongs to.
   Node evaluate(const std::string& text, const std::string& path) {
+    // Nested interpolations (`${oc.decode:${...}}`) and chains of them recurse here: bounded, so that a 100 kB
+    // override cannot overflow the stack.
+    if (depth_ >= kMaxDepth)
+      fail(path, "interpolations nested or chained deeper than " + std::to_string(kMaxDepth) + " levels");
+    struct Depth {
+      int& d;
+      explicit Depth(int& x) : d(++x) {}
+      ~Depth() { --d; }
+    } guard(depth_);
     std::string literal;
     std::vector<Node> parts;        // resolved interpolations
     std::vector<std::string> order; // literal text between them, interleaved: lit0, part0, lit1, part1, ...
@@ -157,9 +167,22 @@ class Resolver {
 
   Node value_of(std::string inner, const std::string& path) {
     if (inner.find("${") != std::string::npos) inner = python_str(evaluate(inner, path));
-    static const std::regex resolver("^\\s*([A-Za-z_][A-Za-z0-9_.]*)\\s*:([\\s\\S]*)$");
-    std::smatch m;
-    if (std::regex_match(inner, m, resolver)) return call(m[1].str(), m[2].str(), path);
+    // A resolver call `name:args` (`^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*:(.*)$`, by hand: std::regex recurses once per
+    // character and a 100 kB interpolation would overflow the stack).
+    auto space = [&](size_t i) { return std::isspace(static_cast<unsigned char>(inner[i])) != 0; };
+    size_t i = 0;
+    while (i < inner.size() && space(i)) ++i;
+    const size_t name_at = i;
+    if (i < inner.size() && (std::isalpha(static_cast<unsigned char>(inner[i])) || inner[i] == '_')) {
+      ++i;
+      while (i < inner.size() &&
+             (std::isalnum(static_cast<unsigned char>(inner[i])) || inner[i] == '_' || inner[i] == '.'))
+        ++i;
+      const size_t name_end = i;
+      while (i < inner.size() && space(i)) ++i;
+      if (i < inner.size() && inner[i] == ':')
+        return call(inner.substr(name_at, name_end - name_at), inner.substr(i + 1), path);
+    }
     return lookup(trim(inner), path);
   }
 
@@ -220,13 +243,15 @@ class Resolver {
 
   Node lookup(const std::string& key, const std::string& path) {
     std::string abs = absolute(key, path);
-    if (!find_path(root_, abs)) fail(path, "interpolation key '" + key + "' not found");
+    if (!find_path(root_, abs)) fail(path, "interpolation key '" + clip(key) + "' not found");
     resolve_subtree(abs);
     return *find_path(root_, abs);
   }
 
+  static constexpr int kMaxDepth = 100;
   Node& root_;
   const HydraValues& hydra_;
+  int depth_ = 0;
   std::vector<std::string> stack_;
   std::set<std::string> done_;
 };

@@ -1,11 +1,13 @@
 // The typed view of a composed tree (config.h). Accepts the spellings the upstream project's YAML files use: the data
 // group named `constants`, HU windows as center/width, `image_size: [256, 256]`, `pretrained: true`.
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <variant>
 
+#include "common/clip.h"
 #include "common/error.h"
 #include "config/compose.h"
 #include "config/config.h"
@@ -18,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string describe(const Node& v) {
-  if (v.is_scalar()) return "the " + v.type_name() + " '" + v.text + "'";
+  if (v.is_scalar()) return "the " + v.type_name() + " '" + clip(v.text) + "'";
   return "a " + v.type_name();
 }
 
@@ -32,8 +34,10 @@ void read(const Node& v, const std::string& key, int& out) {
   if (v.is_null()) return;
   Node t = typed(v);
   if (t.is_scalar() && t.type == Node::Type::Int) {
-    long long x = std::stoll(t.text);
-    if (x < std::numeric_limits<int>::min() || x > std::numeric_limits<int>::max()) bad(key, v, "an integer");
+    errno = 0;
+    const long long x = std::strtoll(t.text.c_str(), nullptr, 10);
+    if (errno == ERANGE || x < std::numeric_limits<int>::min() || x > std::numeric_limits<int>::max())
+      bad(key, v, "an integer that fits in 32 bits");
     out = static_cast<int>(x);
     return;
   }
@@ -54,7 +58,10 @@ void read(const Node& v, const std::string& key, double& out) {
     if (t.text == ".inf") out = HUGE_VAL;
     else if (t.text == "-.inf") out = -HUGE_VAL;
     else if (t.text == ".nan") out = NAN;
-    else out = std::stod(t.text);
+    else {
+      out = std::strtod(t.text.c_str(), nullptr);
+      if (std::isinf(out)) bad(key, v, "a number within the range of a double");
+    }
     return;
   }
   bad(key, v, "a number");
@@ -228,7 +235,7 @@ std::vector<std::string> ignored_keys(const Node& root, const std::string& data_
       });
       if (covered) continue;
       auto near = closest(path, known, 1);
-      out.push_back(path + ": nothing reads it" + (near.empty() ? "" : "; did you mean " + near[0] + "?"));
+      out.push_back(clip(path) + ": nothing reads it" + (near.empty() ? "" : "; did you mean " + near[0] + "?"));
     }
   }
   return out;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "config/yaml_error.h"
 
 namespace vyolo {
 
@@ -19,6 +20,36 @@ bool is_one_of(const std::string& s, std::initializer_list<const char*> options)
   for (auto* o : options)
     if (s == o) return true;
   return false;
+}
+
+// libstdc++'s std::regex matches by recursion, about one stack frame per character: a 100 kB scalar (an override, a
+// config value) overflows the stack. Longer texts than this are classified without regexes (long_number_kind).
+constexpr size_t kRegexMax = 1000;
+
+enum class NumberKind { None, Int, Float };
+
+// What a long text is: digits with optional underscores, sign, point and exponent -> Int or Float; anything else None.
+NumberKind long_number_kind(const std::string& s) {
+  size_t i = 0, digits = 0;
+  bool dot = false, exp = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c >= '0' && c <= '9') {
+      ++digits;
+    } else if (c == '_' && !exp) {
+    } else if (c == '.' && !dot && !exp) {
+      dot = true;
+    } else if ((c == 'e' || c == 'E') && !exp && digits) {
+      exp = true;
+      if (i + 1 < s.size() && (s[i + 1] == '+' || s[i + 1] == '-')) ++i;
+      if (i + 1 >= s.size()) return NumberKind::None;
+    } else {
+      return NumberKind::None;
+    }
+  }
+  if (!digits) return NumberKind::None;
+  return dot || exp ? NumberKind::Float : NumberKind::Int;
 }
 
 std::string strip_underscores(const std::string& s) {
@@ -57,11 +88,7 @@ void type_plain(Node& n) {
     n.type = Node::Type::Int;
     if (errno == 0) n.text = (neg && v != 0 ? "-" : "") + std::to_string(v);
   };
-  if (std::regex_match(s, dec)) return as_int(10, 0);
-  if (std::regex_match(s, hex)) return as_int(16, 2);
-  if (std::regex_match(s, bin)) return as_int(2, 2);
-  if (std::regex_match(s, oct)) return as_int(8, 1);
-  if (std::regex_match(s, flt)) {
+  auto as_float = [&] {
     std::string t = strip_underscores(s);
     double v;
     if (t.find("inf") != std::string::npos || t.find("Inf") != std::string::npos || t.find("INF") != std::string::npos)
@@ -73,11 +100,23 @@ void type_plain(Node& n) {
       v = std::strtod(t.c_str(), nullptr);
     n.type = Node::Type::Float;
     n.text = python_float(v);
+  };
+  if (s.size() > kRegexMax) {
+    const NumberKind k = long_number_kind(s);
+    if (k == NumberKind::Int) return as_int(10, 0);
+    if (k == NumberKind::Float) as_float();
+    return;
   }
+  if (std::regex_match(s, dec)) return as_int(10, 0);
+  if (std::regex_match(s, hex)) return as_int(16, 2);
+  if (std::regex_match(s, bin)) return as_int(2, 2);
+  if (std::regex_match(s, oct)) return as_int(8, 1);
+  if (std::regex_match(s, flt)) as_float();
 }
 
 bool would_retype(const std::string& s) {
   if (s.empty() || is_one_of(s, {"~", "null", "Null", "NULL"})) return true;
+  if (s.size() > kRegexMax) return long_number_kind(s) != NumberKind::None;  // no timestamp is that long
   // PyYAML reads these as dates/timestamps, so they are quoted for Python readers of the files we write.
   static const std::regex timestamp(
       "[0-9]{4}-[0-9]{2}-[0-9]{2}|"
@@ -392,7 +431,16 @@ void merge_into(Node& dst, const Node& src) {
   dst = src;
 }
 
-Node from_yaml(const YAML::Node& n) {
+namespace {
+
+// YAML aliases share a node: `b: &b [*a, *a, ...]` nine levels deep is 9^10 strings once copied (the "billion laughs"
+// alias bomb). Copying stops after this many values.
+constexpr size_t kMaxYamlValues = 1000000;
+
+Node from_yaml_counted(const YAML::Node& n, size_t& budget) {
+  if (budget-- == 0)
+    throw UsageError("the YAML expands to more than " + std::to_string(kMaxYamlValues) +
+                     " values (anchors and aliases repeated into an alias bomb?)");
   switch (n.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -404,7 +452,7 @@ Node from_yaml(const YAML::Node& n) {
     }
     case YAML::NodeType::Sequence: {
       Node s = Node::empty_seq();
-      for (const auto& item : n) s.seq.push_back(from_yaml(item));
+      for (const auto& item : n) s.seq.push_back(from_yaml_counted(item, budget));
       return s;
     }
     case YAML::NodeType::Map: {
@@ -413,7 +461,7 @@ Node from_yaml(const YAML::Node& n) {
       // first, so the map's own keys override them.
       for (const auto& kv : n) {
         if (!kv.first.IsScalar() || kv.first.Scalar() != "<<" || kv.first.Tag() == "!") continue;
-        Node merged = from_yaml(kv.second);
+        Node merged = from_yaml_counted(kv.second, budget);
         std::vector<Node> sources = merged.is_seq() ? merged.seq : std::vector<Node>{merged};
         for (auto it = sources.rbegin(); it != sources.rend(); ++it)  // earlier maps in the list win
           if (it->is_map())
@@ -425,7 +473,7 @@ Node from_yaml(const YAML::Node& n) {
       for (const auto& kv : n) {
         std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
         if (key == "<<" && kv.first.Tag() != "!") continue;
-        Node v = from_yaml(kv.second);
+        Node v = from_yaml_counted(kv.second, budget);
         if (Node* existing = m.find(key))
           *existing = v;  // duplicate keys: the later one wins, as PyYAML does
         else
@@ -435,6 +483,13 @@ Node from_yaml(const YAML::Node& n) {
     }
   }
   return Node();
+}
+
+}  // namespace
+
+Node from_yaml(const YAML::Node& n) {
+  size_t budget = kMaxYamlValues;
+  return from_yaml_counted(n, budget);
 }
 
 YAML::Node to_yaml(const Node& n) {
@@ -460,12 +515,19 @@ YAML::Node to_yaml(const Node& n) {
   return YAML::Node();
 }
 
+std::string yaml_error_text(const YAML::Exception& e) {
+  if (e.msg == YAML::ErrorMsg::BAD_FILE) return "nested deeper than 2000 levels (yaml-cpp's limit)";
+  return e.msg;
+}
+
 Node load_yaml_string(const std::string& text, const std::string& origin) {
   try {
     return from_yaml(YAML::Load(text));
+  } catch (const UsageError& e) {
+    throw UsageError(origin + ": " + e.what());
   } catch (const YAML::Exception& e) {
     std::ostringstream msg;
-    msg << origin << ":" << e.mark.line + 1 << ":" << e.mark.column + 1 << ": malformed YAML: " << e.msg;
+    msg << origin << ":" << e.mark.line + 1 << ":" << e.mark.column + 1 << ": malformed YAML: " << yaml_error_text(e);
     throw UsageError(msg.str());
   }
 }
@@ -540,6 +602,7 @@ std::vector<std::string> closest(const std::string& key, const std::vector<std::
     auto d = s.rfind('.');
     return d == std::string::npos ? std::string() : s.substr(0, d);
   };
+  if (key.size() > 200) return {};  // no key is that long, nor near it: no quadratic edit distance on 100 kB keys
   // A key typed under the wrong section (training.image_size for data.image_size) is as likely as a typo, so the
   // last component is compared on its own too.
   std::vector<std::pair<size_t, size_t>> scored;  // score, index

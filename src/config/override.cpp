@@ -1,9 +1,11 @@
 #include "config/override.h"
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <regex>
 
+#include "common/clip.h"
 #include "common/error.h"
 
 namespace vyolo {
@@ -12,8 +14,37 @@ namespace {
 
 bool key_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '$'; }
 
+// libstdc++'s std::regex matches by recursion (about a stack frame per character): texts longer than this are typed
+// by long_number() instead, so that a 100 kB value cannot overflow the stack.
+constexpr size_t kRegexMax = 1000;
+
+// Digits (underscores between them), optional sign, point and exponent: 'i' an int, 'f' a float, 0 neither.
+char long_number(const std::string& s) {
+  size_t i = 0, digits = 0;
+  bool dot = false, exp = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c >= '0' && c <= '9') {
+      ++digits;
+    } else if (c == '_' && !exp && digits) {
+    } else if (c == '.' && !dot && !exp) {
+      dot = true;
+    } else if ((c == 'e' || c == 'E') && !exp && digits) {
+      exp = true;
+      if (i + 1 < s.size() && (s[i + 1] == '+' || s[i + 1] == '-')) ++i;
+      if (i + 1 >= s.size()) return 0;
+    } else {
+      return 0;
+    }
+  }
+  if (!digits) return 0;
+  return dot || exp ? 'f' : 'i';
+}
+
 // Hydra's primitive typing: null, true/false (any case), ints and floats with optional underscores, else string.
-Node type_primitive(const std::string& s) {
+// An int beyond 64 bits sets *overflow (Hydra would keep a Python int; nothing here can hold it).
+Node type_primitive(const std::string& s, bool* overflow) {
   std::string folded;  // null, true and false match in any case
   for (char c : s) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (folded == "null") return Node::null();
@@ -30,13 +61,17 @@ Node type_primitive(const std::string& s) {
   std::string clean;
   for (char c : s)
     if (c != '_') clean += c;
-  if (std::regex_match(s, int_re)) {
+  const bool long_text = s.size() > kRegexMax;
+  const char kind = long_text ? long_number(s) : 0;
+  if (long_text ? kind == 'i' : std::regex_match(s, int_re)) {
     n.type = Node::Type::Int;
+    errno = 0;
     long long v = std::strtoll(clean.c_str(), nullptr, 10);
+    if (errno == ERANGE) *overflow = true;
     n.text = std::to_string(v);
     return n;
   }
-  if (std::regex_match(s, float_re)) {
+  if (long_text ? kind == 'f' : std::regex_match(s, float_re)) {
     n.type = Node::Type::Float;
     std::string lower;
     for (char c : clean) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -57,7 +92,7 @@ class Parser {
   explicit Parser(const std::string& s) : s_(s) {}
 
   [[noreturn]] void fail(const std::string& what, size_t at) const {
-    throw UsageError("Error parsing override '" + s_ + "' at column " + std::to_string(at + 1) + ": " + what);
+    throw UsageError("Error parsing override '" + clip(s_) + "' at column " + std::to_string(at + 1) + ": " + what);
   }
 
   bool at_end() const { return pos_ >= s_.size(); }
@@ -96,12 +131,15 @@ class Parser {
       o.value_texts.push_back("");
       return o;
     }
-    static const std::regex fn("^\\s*([A-Za-z_]+)\\(");
-    std::smatch m;
-    std::string rest = s_.substr(pos_);
-    if (std::regex_search(rest, m, fn)) {
-      parse_function(o, m[1].str(), pos_ + m.length(0));
-      return o;
+    {  // a sweep function: `^\s*([A-Za-z_]+)\(` (by hand: std::regex recurses per character of a long value)
+      size_t i = pos_;
+      while (i < s_.size() && std::isspace(static_cast<unsigned char>(s_[i]))) ++i;
+      const size_t name_at = i;
+      while (i < s_.size() && (std::isalpha(static_cast<unsigned char>(s_[i])) || s_[i] == '_')) ++i;
+      if (i > name_at && i < s_.size() && s_[i] == '(') {
+        parse_function(o, s_.substr(name_at, i - name_at), i + 1);
+        return o;
+      }
     }
     for (;;) {
       size_t start = pos_;
@@ -228,7 +266,10 @@ class Parser {
     std::string text = trim(out);
     if (text.empty()) fail("missing value", start);
     if (literal || dict_key) return Node::string(text);
-    return type_primitive(text);
+    bool overflow = false;
+    Node n = type_primitive(text, &overflow);
+    if (overflow) fail("the integer " + clip(text, 40) + " does not fit in 64 bits", start);
+    return n;
   }
 
   // `[a, b]` or `{k: v}` from the opening bracket at pos_: item(unclosed) reads one element, until `close`.

@@ -55,6 +55,7 @@ class Walker {
 
   // The top-level elements of group 0028 (the Image Pixel Module): tag element -> (value offset, length).
   std::map<uint16_t, std::pair<size_t, uint32_t>> pixel_module;
+  DicomInfo info;
 
   size_t dataset(size_t at, size_t end, int depth, bool until_delimiter) {
     if (depth > kMaxDepth) throw Bad("sequences nested deeper than " + std::to_string(kMaxDepth));
@@ -70,10 +71,14 @@ class Walker {
         throw Bad("unexpected " + hex_tag(g, e) + " at byte " + std::to_string(at));
       }
       const size_t next = element(at, end, depth);
-      if (depth == 0 && g == 0x0028) {
+      const bool pixels = g == 0x7FE0 && e == 0x0010;
+      if (depth == 0 && (g == 0x0028 || pixels)) {
         const uint32_t len = explicit_ ? (long_vr(b_.data() + at + 4) ? u32(b_, at + 8) : u16(b_, at + 6))
                                        : u32(b_, at + 4);
-        if (len != kUndefined) pixel_module[e] = {next - len, len};
+        if (pixels || e == 0x0010) info.image = true;
+        if (pixels && len == kUndefined) info.encapsulated = true;
+        if (pixels && len != kUndefined) info.pixel_bytes = len;
+        if (g == 0x0028 && len != kUndefined) pixel_module[e] = {next - len, len};
       }
       at = next;
     }
@@ -203,7 +208,7 @@ std::string inflate_raw(const std::string& in, size_t at) {
 
 }  // namespace
 
-DicomCheck check_dicom_structure(const std::string& b, std::string* why) {
+DicomCheck check_dicom_structure(const std::string& b, std::string* why, DicomInfo* info) {
   const bool part10 = b.size() >= 132 && std::memcmp(b.data() + 128, "DICM", 4) == 0;
   try {
     if (!part10) {
@@ -215,6 +220,7 @@ DicomCheck check_dicom_structure(const std::string& b, std::string* why) {
       Walker w(b, is_vr(b.data() + 4));
       w.dataset(0, b.size(), 0, false);
       check_pixel_module(b, w);
+      if (info) *info = w.info;
       return DicomCheck::Ok;
     }
     // File Meta Information: explicit VR little endian group 0002 elements, (0002,0000) group length first.
@@ -249,10 +255,12 @@ DicomCheck check_dicom_structure(const std::string& b, std::string* why) {
       Walker w(body, true);
       w.dataset(0, body.size(), 0, false);
       check_pixel_module(body, w);
+      if (info) *info = w.info, info->deflated = true;
     } else {
       Walker w(b, explicit_vr);
       w.dataset(meta_end, b.size(), 0, false);
       check_pixel_module(b, w);
+      if (info) *info = w.info;
     }
     return DicomCheck::Ok;
   } catch (const Bad& e) {

@@ -4,6 +4,7 @@
 // of the data elements (PS3.5 §7: explicit and implicit VR little endian, deflated datasets, nested sequences and
 // items, encapsulated pixel data) rejects such files first, with the reason.
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace vyolo {
@@ -14,7 +15,15 @@ enum class DicomCheck {
   Malformed,  // a DICOM file whose structure is broken (truncated, lengths outside the file, bad nesting, ...)
 };
 
-// `why` receives the reason for Malformed (and NotDicom).
-DicomCheck check_dicom_structure(const std::string& bytes, std::string* why);
+// What the walk saw at the top level of a well-formed file.
+struct DicomInfo {
+  bool image = false;         // a Rows (0028,0010) or Pixel Data (7FE0,0010) element: meant as an image
+  bool encapsulated = false;  // compressed pixel data (fragments)
+  bool deflated = false;      // a deflated data set (walked after inflating)
+  uint64_t pixel_bytes = 0;   // length of native (uncompressed) Pixel Data
+};
+
+// `why` receives the reason for Malformed (and NotDicom); `info`, when given, what an Ok file holds.
+DicomCheck check_dicom_structure(const std::string& bytes, std::string* why, DicomInfo* info = nullptr);
 
 }  // namespace vyolo

@@ -1,6 +1,8 @@
 // DICOM series IO through GDCM (decodes JPEG 2000, JPEG, RLE through its codecs).
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <sstream>
@@ -8,6 +10,7 @@
 #include <gdcmAttribute.h>
 #include <gdcmImageReader.h>
 #include <gdcmImageWriter.h>
+#include <gdcmReader.h>
 #include <gdcmTrace.h>
 #include <gdcmUIDGenerator.h>
 
@@ -43,6 +46,37 @@ std::string tag_string(const gdcm::DataSet& ds, uint16_t g, uint16_t e) {
   return s;
 }
 
+struct NeededTag {
+  uint16_t group, element;
+  const char* name;
+};
+// What an image needs (without them GDCM cannot make one), and what its place in the volume needs.
+constexpr NeededTag kImageTags[] = {
+    {0x0028, 0x0010, "Rows"}, {0x0028, 0x0011, "Columns"}, {0x0028, 0x0100, "BitsAllocated"},
+    {0x7FE0, 0x0010, "PixelData"}};
+constexpr NeededTag kGeometryTags[] = {{0x0020, 0x0032, "ImagePositionPatient"},
+                                       {0x0020, 0x0037, "ImageOrientationPatient"}};
+
+std::string tag_name(uint16_t g, uint16_t e) {
+  char b[16];
+  std::snprintf(b, sizeof b, "(%04X,%04X)", g, e);
+  return b;
+}
+
+// Which of the tags an image needs a file lacks, for the message when GDCM cannot read it as an image.
+std::string missing_image_tags(const std::string& bytes) {
+  std::istringstream in(bytes);
+  gdcm::Reader r;
+  r.SetStream(in);
+  if (!r.Read()) return "GDCM cannot parse it";
+  const gdcm::DataSet& ds = r.GetFile().GetDataSet();
+  std::string missing;
+  for (const NeededTag& t : kImageTags)
+    if (!ds.FindDataElement(gdcm::Tag(t.group, t.element)))
+      missing += std::string(missing.empty() ? "no " : ", ") + t.name + " " + tag_name(t.group, t.element);
+  return missing.empty() ? "GDCM cannot decode it" : missing;
+}
+
 template <typename T>
 void to_float(const char* buf, size_t n, double slope, double inter, float* out) {
   const T* p = reinterpret_cast<const T*>(buf);
@@ -65,21 +99,46 @@ Volume read_dicom_series(const fs::path& dir) {
   gdcm::Trace::WarningOff();  // e.g. "no PhotometricInterpretation, default to MONOCHROME2" on every file
   std::vector<Slice> slices;
   for (const auto& f : files) {
+    // Every file that is meant as a slice (a .dcm name, or Rows / Pixel Data in it) must be read, or the series is
+    // reported: a slice dropped in silence would shift the volume. Others (README, DICOMDIR, ...) are left out.
     // GDCM sees only well-formed files: it aborts on assertions for some corrupt ones (dicom_check.h).
+    std::string ext = f.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
     const std::string bytes = read_file(f);
     std::string why;
-    const DicomCheck check = check_dicom_structure(bytes, &why);
-    if (check == DicomCheck::NotDicom) continue;  // README, ...
+    DicomInfo info;
+    const DicomCheck check = check_dicom_structure(bytes, &why, &info);
     if (check == DicomCheck::Malformed) throw RuntimeError(f.string() + ": corrupt DICOM file (" + why + ")");
-    std::istringstream in(bytes);
+    if (check == DicomCheck::NotDicom) {
+      if (ext == ".dcm")
+        throw RuntimeError(f.string() + (bytes.empty() ? ": empty file" : ": not a DICOM file (" + why + ")") +
+                           " in a DICOM series folder");
+      continue;
+    }
+    std::istringstream stream(bytes);
     gdcm::ImageReader r;
-    r.SetStream(in);
-    if (!r.Read()) continue;  // not DICOM (DICOMDIR without image, ...)
+    r.SetStream(stream);
+    if (!r.Read()) {
+      if (ext == ".dcm" || info.image)
+        throw RuntimeError(f.string() + ": not readable as a DICOM image (" + missing_image_tags(bytes) + ")");
+      continue;  // not an image (DICOMDIR, a structured report, ...)
+    }
     const gdcm::Image& im = r.GetImage();
     const gdcm::DataSet& ds = r.GetFile().GetDataSet();
     Slice s;
     s.file = f;
     s.series = tag_string(ds, 0x0020, 0x000E);
+    // Tags the volume's geometry and pixels depend on: GDCM would put in defaults (origin 0, identity orientation,
+    // 1 mm pixels), which silently misplaces or misscales the slice.
+    for (const NeededTag& t : kImageTags)
+      if (!ds.FindDataElement(gdcm::Tag(t.group, t.element)))
+        throw RuntimeError(f.string() + ": no " + t.name + " " + tag_name(t.group, t.element));
+    for (const NeededTag& t : kGeometryTags)
+      if (!ds.FindDataElement(gdcm::Tag(t.group, t.element)))
+        throw RuntimeError(f.string() + ": no " + t.name + " " + tag_name(t.group, t.element) +
+                           " (the slice cannot be placed in the volume)");
+    if (!ds.FindDataElement(gdcm::Tag(0x0028, 0x0030)) && !ds.FindDataElement(gdcm::Tag(0x0018, 0x1164)))
+      throw RuntimeError(f.string() + ": no PixelSpacing (0028,0030) (required for the slice's size in mm)");
     if (im.GetNumberOfDimensions() != 2 && im.GetDimension(2) > 1)
       throw RuntimeError(f.string() + ": multi-frame DICOM images are not supported");
     if (im.GetPixelFormat().GetSamplesPerPixel() != 1)
@@ -91,15 +150,19 @@ Volume read_dicom_series(const fs::path& dir) {
     for (int i = 0; i < 6; ++i) s.iop[i] = im.GetDirectionCosines(i);
     s.spacing = {im.GetSpacing(0), im.GetSpacing(1)};
     const size_t n = static_cast<size_t>(s.cols) * s.rows;
-    // The header alone sets the size GDCM decodes into: bound it before allocating (a 16384 x 16384 slice of 8-byte
-    // pixels; CT slices are 512 x 512 or 1024 x 1024 of 2 bytes).
-    if (s.cols == 0 || s.rows == 0 || n > (size_t(1) << 28) || im.GetBufferLength() > (size_t(1) << 31))
-      throw RuntimeError(f.string() + ": implausible image size " + std::to_string(s.cols) + " x " +
+    // The header alone sets the size GDCM decodes into: bound it and check it against the pixel data before
+    // allocating (CT slices are 512 x 512 or 1024 x 1024 of 2 bytes).
+    const size_t px = im.GetPixelFormat().GetPixelSize();
+    if (s.cols == 0 || s.rows == 0 || n > (size_t(1) << 26) || im.GetBufferLength() > (size_t(1) << 31))
+      throw RuntimeError(f.string() + ": implausible slice size " + std::to_string(s.cols) + " x " +
                          std::to_string(s.rows));
+    if (!info.encapsulated && info.pixel_bytes < n * px)
+      throw RuntimeError(f.string() + ": pixel data holds " + std::to_string(info.pixel_bytes) + " bytes, " +
+                         std::to_string(s.cols) + " x " + std::to_string(s.rows) + " pixels of " +
+                         std::to_string(px) + " bytes need " + std::to_string(n * px));
     std::vector<char> buf(im.GetBufferLength());
+    if (buf.size() < n * px) throw RuntimeError(f.string() + ": pixel data shorter than its dimensions");
     if (!im.GetBuffer(buf.data())) throw RuntimeError(f.string() + ": cannot decode pixel data");
-    if (buf.size() < n * im.GetPixelFormat().GetPixelSize())
-      throw RuntimeError(f.string() + ": pixel data shorter than its dimensions");
     s.hu.resize(n);
     const double slope = im.GetSlope(), inter = im.GetIntercept();
     switch (im.GetPixelFormat().GetScalarType()) {
@@ -119,14 +182,20 @@ Volume read_dicom_series(const fs::path& dir) {
   const Slice& s0 = slices[0];
   for (const auto& s : slices) {
     if (s.series != s0.series)
-      throw RuntimeError(name + ": mixed DICOM series in one folder (SeriesInstanceUID " + s0.series + " in " +
-                         s0.file.filename().string() + " and " + s.series + " in " + s.file.filename().string() +
-                         ")");
+      throw RuntimeError(s.file.string() + ": " +
+                         (s.series.empty() ? std::string("no SeriesInstanceUID")
+                                           : "SeriesInstanceUID " + s.series) +
+                         ", but " + s0.file.string() + " has " +
+                         (s0.series.empty() ? std::string("none") : s0.series) +
+                         " (mixed DICOM series in one folder)");
     if (s.cols != s0.cols || s.rows != s0.rows)
-      throw RuntimeError(name + ": slices of different size (" + s.file.filename().string() + ")");
+      throw RuntimeError(s.file.string() + ": " + std::to_string(s.cols) + " x " + std::to_string(s.rows) +
+                         " pixels, but " + s0.file.string() + " has " + std::to_string(s0.cols) + " x " +
+                         std::to_string(s0.rows) + " (slices of one series share their size)");
     for (int i = 0; i < 6; ++i)
       if (std::abs(s.iop[i] - s0.iop[i]) > 1e-3)
-        throw RuntimeError(name + ": slices of different orientation (" + s.file.filename().string() + ")");
+        throw RuntimeError(s.file.string() + ": orientation differs from " + s0.file.string() +
+                           " (slices of one series share their orientation)");
   }
   const auto normal = cross(s0.iop);
   for (auto& s : slices) s.pos = s.ipp[0] * normal[0] + s.ipp[1] * normal[1] + s.ipp[2] * normal[2];

@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "common/json_text.h"
 #include "data/hu_window.h"
 #include "data/png_encode.h"
 #include "data/slicing.h"
@@ -158,7 +159,7 @@ std::string fingerprint(const CaseInput& c, const PrepareOptions& o) {
   for (const fs::path* p : {&c.ct, &c.vertebrae, &c.fracture, &c.dir, &c.mask_dir})
     if (!p->empty() && (p == &c.ct || p == &c.vertebrae || p == &c.fracture || c.slice_layout))
       j["inputs"].push_back(file_sig(*p));
-  return j.dump();
+  return json_text(j);  // paths need not be UTF-8
 }
 
 json stats_to_json(const PrepareStats& s) {
@@ -598,7 +599,7 @@ PrepareStats prepare_dataset(const PrepareOptions& o, std::ostream* log) {
         m["fingerprint"] = fp;
         m["stats"] = stats_to_json(r.stats);
         m["files"] = r.files;
-        write_file_atomic(marker, m.dump());
+        write_file_atomic(marker, json_text(m));
         std::lock_guard<std::mutex> lock(mu);
         total.add(r.stats);
         ++total.cases_done;
@@ -702,7 +703,7 @@ std::string stats_json(const PrepareStats& s, const PrepareOptions& o) {
                       {"area", summary_stats(area)}};
   j["skipped_boxes"] = {{"area_below_min", s.rules.dropped_area}, {"aspect_above_max", s.rules.dropped_aspect}};
   j["grown_boxes"] = s.rules.grown;
-  return j.dump(2) + "\n";
+  return json_text(j, 2) + "\n";
 }
 
 std::string summary_text(const PrepareStats& s) {

@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "common/error.h"
+#include "common/format.h"
 #include "common/fs_util.h"
 
 namespace fs = std::filesystem;
@@ -218,6 +219,11 @@ Volume read_nifti(const fs::path& path) {
       (nim->scl_slope != 1.0f || nim->scl_inter != 0.0f)) {
     const double s = nim->scl_slope, b = std::isfinite(nim->scl_inter) ? nim->scl_inter : 0.0;
     for (auto& x : v.voxels) x = static_cast<float>(x * s + b);
+    // A slope like 1e38 overflows float: the volume would hold inf HU (prepare checks, inference did not).
+    for (size_t i = 0; i < n; ++i)
+      if (!std::isfinite(v.voxels[i]))
+        throw RuntimeError(name + ": scl_slope " + format_number("%g", s) + " and scl_inter " + format_number("%g", b) +
+                           " make voxel values infinite (first at voxel " + std::to_string(i) + ")");
   }
   mat44 m;
   bool have = true;

@@ -12,8 +12,9 @@
 
 namespace vyolo::dataset {
 
-// 2: label parsing changed (issue 12 session); older caches are re-checked.
-constexpr int kLabelCacheVersion = 2;
+// 2: label parsing changed (issue 12 session); 3: truncated JPEGs and 16-bit images that are not HU are rejected
+// (issue 17). Older caches are re-checked.
+constexpr int kLabelCacheVersion = 3;
 
 struct Stamp {
   long long size = -1, mtime = 0;  // size -1: file absent; -2: found but unreadable

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,8 +21,12 @@
 #include <opencv2/imgproc.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "common/clip.h"
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "common/image_check.h"
+#include "common/json_text.h"
+#include "config/yaml_error.h"
 #include "data/hu_window.h"
 #include "dataset/label_cache.h"
 
@@ -207,6 +212,10 @@ std::string DatasetReport::summary() const {
 }
 
 cv::Mat decode_image(const std::string& path, std::string* why) {
+  if (std::string problem = jpeg_problem(path); !problem.empty()) {
+    if (why) *why = problem;
+    return {};
+  }
   cv::Mat m;
   try {
     m = cv::imread(path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
@@ -219,7 +228,21 @@ cv::Mat decode_image(const std::string& path, std::string* why) {
     return {};
   }
   const int depth = m.depth(), ch = m.channels();
-  if (depth == CV_16U && ch == 1) return m;
+  if (depth == CV_16U && ch == 1) {
+    // 16-bit grey is read as HU + 32768 (prepare's encoding, DESIGN.md §5). An image whose brightest pixel would be
+    // below -4096 HU is no CT slice (air is -1000 HU, scanner padding -3024 at most): a 16-bit X-ray or export
+    // (values 0..4095, ...) that would come out black after the HU windows.
+    double mx = 0;
+    cv::minMaxLoc(m, nullptr, &mx);
+    if (mx < 32768 - 4096) {
+      if (why)
+        *why = "16-bit grey image with values up to " + std::to_string(static_cast<int>(mx)) +
+               ", not HU + 32768 (vyolo's 16-bit CT encoding; every pixel would be below -4096 HU): convert it to "
+               "8 bits, or make it with `vyolo prepare`";
+      return {};
+    }
+    return m;
+  }
   if (depth == CV_16U) {
     m.convertTo(m, CV_8U, 1.0 / 256.0);
   } else if (depth != CV_8U) {
@@ -304,18 +327,26 @@ DataYaml read_data_yaml(const fs::path& yaml_path) {
 
 DataYaml parse_data_yaml(const std::string& text, const fs::path& yaml_path, const ImageLister& list) {
   const std::string where = "data.yaml " + yaml_path.string();
+  // "data.yaml PATH:LINE:COL" of a node, for messages about its value.
+  auto at = [&](const YAML::Mark& m) {
+    return where + (m.is_null() ? "" : ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1));
+  };
   YAML::Node y;
   try {
     y = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw UsageError(at(e.mark) + ": malformed YAML: " + yaml_error_text(e));
   } catch (const std::exception& e) {
     throw UsageError("cannot read " + where + ": " + e.what());
   }
   if (!y.IsMap()) throw UsageError(where + ": expected a mapping with keys path, train, val, names");
-  // A value of the wrong kind (a map where a path belongs, a name that is a list, ...) is an error naming the key;
-  // null reads as "null", as yaml-cpp's as<std::string> has it.
+  // A value of the wrong kind (a list where a path belongs, a name that is a map, ...) is an error naming the key and
+  // its line, not yaml-cpp's bare "bad conversion".
   auto text_of = [&](const YAML::Node& n, const std::string& key) -> std::string {
     if (n.IsNull()) return "null";
-    if (!n.IsScalar()) throw UsageError(where + ": key '" + key + "' must be a string");
+    if (!n.IsScalar())
+      throw UsageError(at(n.Mark()) + ": key '" + key + "' must be a string, not a " +
+                       (n.IsSequence() ? "list" : "map"));
     return n.Scalar();
   };
   DataYaml d;
@@ -365,10 +396,13 @@ DataYaml parse_data_yaml(const std::string& text, const fs::path& yaml_path, con
   } else if (names.IsMap()) {
     std::map<int, std::string> m;
     for (const auto& kv : names) {
-      int id = -1;
-      if (!kv.first.IsScalar() || !YAML::convert<int>::decode(kv.first, id))
-        throw UsageError(where + ": 'names' ids must be integers 0..N-1");
-      m[id] = text_of(kv.second, "names");
+      const std::string id = text_of(kv.first, "names");
+      char* end = nullptr;
+      errno = 0;
+      const long k = std::strtol(id.c_str(), &end, 10);
+      if (id.empty() || *end || errno || k < 0 || k > 1000000)
+        throw UsageError(at(kv.first.Mark()) + ": 'names' ids must be integers 0..N-1, got '" + clip(id, 40) + "'");
+      m[static_cast<int>(k)] = text_of(kv.second, "names");
     }
     int i = 0;
     for (const auto& [k, v] : m) {
@@ -376,9 +410,15 @@ DataYaml parse_data_yaml(const std::string& text, const fs::path& yaml_path, con
       d.names.push_back(v);
     }
   } else {
-    throw UsageError(where + ": 'names' must be a list or a {id: name} map");
+    throw UsageError(at(names.Mark()) + ": 'names' must be a list or a {id: name} map");
   }
   if (d.names.empty()) throw UsageError(where + ": 'names' is empty");
+  if (const YAML::Node nc = y["nc"]; nc && !nc.IsNull()) {
+    const std::string t = text(nc, "nc");
+    if (t != std::to_string(d.names.size()))
+      throw UsageError(at(nc.Mark()) + ": nc is " + clip(t, 40) + " but 'names' has " +
+                       std::to_string(d.names.size()) + " entries (Ultralytics requires them to agree)");
+  }
   return d;
 }
 
@@ -506,7 +546,7 @@ void YoloDataset::check_all(const std::vector<std::string>& files) {
     for (const auto& [path, j] : cached)  // keep other splits' entries while their files exist
       if (fs::exists(path, ec)) ent[path] = *j;
     for (size_t i = 0; i < n; ++i) ent[files[i]] = cache_entry_to_json(entries[i]);
-    const std::string bytes = out.dump();
+    const std::string bytes = json_text(out);  // file names need not be UTF-8
     // Beside the labels when that folder is writable (write_file_atomic leaves no temp file behind on failure).
     std::string side_err = "folder not writable";
     const fs::path side_dir = side_path.has_parent_path() ? side_path.parent_path() : fs::path(".");

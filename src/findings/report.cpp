@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/fs_util.h"
+#include "common/json_text.h"
 #include "findings/plots.h"
 
 namespace vyolo::findings {
@@ -228,7 +229,7 @@ std::string vertebrae_csv(const StudyFindings& f, double threshold) {
 }
 
 void write_findings(const std::filesystem::path& out_dir, const StudyFindings& f, const ReportInfo& info) {
-  write_file_atomic(out_dir / "findings.json", findings_json(f, info).dump(2) + "\n");
+  write_file_atomic(out_dir / "findings.json", json_text(findings_json(f, info), 2) + "\n");
   write_file_atomic(out_dir / "findings.csv", candidates_csv(f));
   if (f.has_mask) write_file_atomic(out_dir / "findings_vertebrae.csv", vertebrae_csv(f, info.threshold));
 }
@@ -282,7 +283,7 @@ void write_evaluation(const std::filesystem::path& out_dir, const EvaluationResu
   if (!r.vertebra_units.empty()) write_file_atomic(out_dir / "per_vertebra.csv", units_csv(r.vertebra_units, "vertebra"));
   write_file_atomic(out_dir / "per_patient.csv", units_csv(r.patient_units, "unit"));
   // metrics.json last: its presence says the evaluation finished.
-  write_file_atomic(out_dir / "metrics.json", metrics_json(r, opt).dump(2) + "\n");
+  write_file_atomic(out_dir / "metrics.json", json_text(metrics_json(r, opt), 2) + "\n");
 }
 
 json fold_summary_json(const std::vector<std::string>& fold_names, const std::vector<EvaluationResult>& folds) {

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fs_util.h"
+#include "common/json_text.h"
 #include "findings/ground_truth.h"
 #include "findings/report.h"
 
@@ -102,11 +103,11 @@ EvaluateSummary evaluate_studies(std::vector<VolumeModel>& models, const fs::pat
   json skipped = json::array();
   for (auto& [id, why] : sum.skipped) skipped.push_back({{"study", id}, {"reason", why}});
   fs::create_directories(out);
-  write_file_atomic(out / "studies.json", json{{"source", source.string()},
-                                               {"studies", sum.studies},
-                                               {"evaluated", evaluated},
-                                               {"skipped", skipped}}
-                                              .dump(2) + "\n");
+  write_file_atomic(out / "studies.json", json_text(json{{"source", source.string()},
+                                                         {"studies", sum.studies},
+                                                         {"evaluated", evaluated},
+                                                         {"skipped", skipped}},
+                                                        2) + "\n");
   if (sum.evaluated == 0)
     throw RuntimeError(source.string() + ": none of " + std::to_string(sum.studies) +
                        " studies could be evaluated (reasons in " + (out / "studies.json").string() + ")");

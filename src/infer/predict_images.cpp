@@ -11,6 +11,8 @@
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "common/format.h"
+#include "common/image_check.h"
+#include "common/json_text.h"
 
 namespace fs = std::filesystem;
 
@@ -111,6 +113,10 @@ ImagePredictSummary predict_images(Predictor& predictor, const std::vector<fs::p
       sum.skipped.push_back({p.string(), "not an image file (extension " + p.extension().string() + ")"});
       continue;
     }
+    if (std::string problem = jpeg_problem(p); !problem.empty()) {
+      sum.skipped.push_back({p.string(), problem});
+      continue;
+    }
     cv::Mat img = cv::imread(p.string(), cv::IMREAD_COLOR);
     if (img.empty()) {
       sum.skipped.push_back({p.string(), "cannot decode the image (corrupt or unsupported)"});
@@ -129,7 +135,7 @@ ImagePredictSummary predict_images(Predictor& predictor, const std::vector<fs::p
   }
   nlohmann::json summary = {{"images", sum.images}, {"boxes", sum.boxes}, {"skipped", skipped},
                             {"predictions", records}};
-  write_file_atomic(opt.out_dir / "predictions.json", summary.dump(2));
+  write_file_atomic(opt.out_dir / "predictions.json", json_text(summary, 2));  // names need not be UTF-8
   return sum;
 }
 

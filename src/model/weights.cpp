@@ -4,6 +4,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "common/clip.h"
 #include "common/error.h"
 #include "model/onnx_model.h"
 
@@ -92,8 +93,10 @@ ModelSpec inspect_weights(const st::File& f, const std::string& origin) {
     return it == f.metadata.end() ? "" : it->second;
   };
   auto stem = f.tensors.find("model.0.conv.weight");
-  if (stem == f.tensors.end() || stem->second.shape.size() != 4)
-    throw RuntimeError(origin + ": not YOLOv8 weights (no 'model.0.conv.weight' tensor)");
+  if (stem == f.tensors.end()) throw RuntimeError(origin + ": not YOLOv8 weights (no 'model.0.conv.weight' tensor)");
+  if (stem->second.shape.size() != 4)
+    throw RuntimeError(origin + ": not YOLOv8 weights ('model.0.conv.weight' has " +
+                       std::to_string(stem->second.shape.size()) + " dimensions, a convolution weight has 4)");
   s.input_channels = static_cast<int>(stem->second.shape[1]);
   // Other tools put free text under "variant": only a known scale name counts.
   static const std::set<std::string> scales = {"yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x"};
@@ -114,14 +117,16 @@ ModelSpec inspect_weights(const st::File& f, const std::string& origin) {
     try {
       s.num_classes = std::stoi(meta("num_classes"));
     } catch (const std::exception&) {
-      throw RuntimeError(origin + ": metadata 'num_classes' is not a number");
+      throw RuntimeError(origin + ": metadata 'num_classes' is not a number ('" + clip(meta("num_classes"), 40) + "')");
     }
   }
   try {
     if (!meta("img_size").empty()) s.img_size = std::stoi(meta("img_size"));
   } catch (const std::exception&) {
-    throw RuntimeError(origin + ": metadata 'img_size' is not a number");
+    throw RuntimeError(origin + ": metadata 'img_size' is not a number ('" + clip(meta("img_size"), 40) + "')");
   }
+  if (!meta("img_size").empty() && (s.img_size < 1 || s.img_size > 16384))
+    throw RuntimeError(origin + ": metadata 'img_size' " + std::to_string(s.img_size) + " is outside 1..16384");
   if (!meta("names").empty()) {
     try {
       s.names = nlohmann::json::parse(meta("names")).get<std::vector<std::string>>();

@@ -296,3 +296,30 @@ TEST(Interpolation, ErrorsNameTheNode) {
   auto unterminated = resolve_error(load_yaml_string("a: ${b\nb: 1\n", "t"));
   EXPECT_NE(unterminated.find("unterminated"), std::string::npos) << unterminated;
 }
+
+// Issue 17: interpolations nested 7,000 deep (a 100 kB override) stop at a bound instead of overflowing the stack, and
+// a 100 kB interpolation key is looked up without std::regex.
+TEST(Interpolation, DeepNestingAndHugeKeysAreErrors) {
+  std::string nested;
+  for (int i = 0; i < 7000; ++i) nested += "${oc.decode:";
+  nested += "1" + std::string(7000, '}');
+  Node t = Node::empty_map();
+  t.map.emplace_back("seed", Node::string(nested));
+  try {
+    resolve_interpolations(t);
+    FAIL() << "7,000 nested interpolations resolved";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("nested or chained deeper than"), std::string::npos) << e.what();
+    EXPECT_LT(std::string(e.what()).size(), 1000u);
+  }
+  std::string key;
+  for (int i = 0; i < 50000; ++i) key += "a.";
+  Node u = Node::empty_map();
+  u.map.emplace_back("seed", Node::string("${" + key + "b}"));
+  try {
+    resolve_interpolations(u);
+    FAIL() << "a missing key resolved";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("not found"), std::string::npos) << e.what();
+  }
+}

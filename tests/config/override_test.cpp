@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "config/node.h"
 #include "config/override.h"
 
 using namespace vyolo;
@@ -188,4 +189,50 @@ TEST(Node, YamlMergeKeys) {
   EXPECT_EQ(find_path(n, "d.y")->text, "2");  // the first merged map wins over later ones
   EXPECT_EQ(find_path(n, "d.z")->text, "6");
   EXPECT_EQ(d->find("<<"), nullptr);
+}
+
+// Issue 17 (malformed inputs): 100 kB overrides and YAML are errors with a short message, never a stack overflow
+// (std::regex and the recursive parsers used to recurse once per character or level).
+TEST(Override, HundredKilobyteValuesAreTypedOrRefused) {
+  const std::string big(100000, 'a');
+  EXPECT_EQ(parse_override("data.view=" + big).value().text, big);
+  const auto f = parse_override("training.lr0=0." + std::string(100000, '1'));
+  EXPECT_EQ(f.value().type, Node::Type::Float);
+  EXPECT_EQ(f.value().text, "0.1111111111111111");
+  for (const std::string bad : {"seed=" + std::string(100000, '9'), std::string("seed=99999999999999999999"),
+                                "seed=" + std::string(50000, '[') + std::string(50000, ']'),
+                                "+x=" + std::string(30000, '{') + std::string(30000, '}')}) {
+    const std::string e = error_of(bad);
+    EXPECT_NE(e, "") << bad.substr(0, 40);
+    EXPECT_LT(e.size(), 600u) << e.substr(0, 600);
+    EXPECT_NE(e.find(bad.substr(0, 4)), std::string::npos) << e;
+  }
+  EXPECT_NE(error_of("seed=" + std::string(300, '[') + std::string(300, ']')).find("nested deeper than 200"),
+            std::string::npos);
+  EXPECT_EQ(error_of("seed=" + std::string(100, '[') + std::string(100, ']')), "");
+}
+
+TEST(Node, AliasBombsDeepNestingAndHugeScalarsAreErrorsOrValues) {
+  std::string bomb = "l0: &l0 [a, a, a, a, a, a, a, a, a]\n";
+  for (int i = 1; i <= 9; ++i) {
+    bomb += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) bomb += std::string(k ? ", " : "") + "*l" + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  try {
+    load_yaml_string(bomb, "bomb.yaml");
+    FAIL() << "an alias bomb was expanded";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("bomb.yaml: the YAML expands to more than"), std::string::npos) << e.what();
+  }
+  try {
+    load_yaml_string("x: " + std::string(10000, '[') + std::string(10000, ']') + "\n", "deep.yaml");
+    FAIL() << "10,000 levels were accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("deep.yaml:1:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nested deeper than"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(Node::plain(std::string(100000, '7')).type, Node::Type::Int);
+  EXPECT_EQ(Node::plain("1." + std::string(100000, '5')).type, Node::Type::Float);
+  EXPECT_EQ(Node::plain(std::string(100000, 'x')).type, Node::Type::String);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -199,4 +200,40 @@ TEST(Volume, RealExamplesReadAsTheirReadmeSays) {
   Volume m = read_volume(src / "totalseg_example_ct_dicom/multilabel_mask.nii.gz");
   EXPECT_GT(affine_distance(m.affine, d.affine), 1.0);
   EXPECT_LT(affine_distance(to_canonical(m).affine, to_canonical(d).affine), 1e-2);
+}
+
+// Issue 17: a slice cut short (inside its header: GDCM would abort on an assertion; inside its pixels: GDCM would make
+// the rest up), an empty .dcm file or a slice without ImagePositionPatient fails the series, naming that file.
+TEST(Volume, DicomBrokenSlicesAreErrorsNamingTheFile) {
+  auto dir = temp_dir("dicom_broken");
+  write_dicom_series(ramp(12, 10, 4, {1, 1, 2}), dir / "good");
+  const fs::path last = dir / "good" / "slice_0003.dcm";
+  const std::string bytes = read_file(last);
+  auto broken = [&](const std::string& name, const std::string& content) {
+    fs::copy(dir / "good", dir / name);
+    std::ofstream(dir / name / "slice_0003.dcm", std::ios::binary | std::ios::trunc) << content;
+    return dir / name;
+  };
+  std::string no_ipp = bytes;  // (0020,0032) -> (0020,0033), an unknown tag
+  const std::string ipp("\x20\x00\x32\x00", 4);
+  ASSERT_NE(no_ipp.find(ipp), std::string::npos);
+  no_ipp[no_ipp.find(ipp) + 2] = 0x33;
+  for (const auto& [name, content, why] :
+       {std::tuple<std::string, std::string, std::string>{"header", bytes.substr(0, 300), "corrupt DICOM"},
+        {"pixels", bytes.substr(0, bytes.size() - 50), "corrupt DICOM"},
+        {"empty", "", "empty file"},
+        {"no_position", no_ipp, "no ImagePositionPatient"}}) {
+    const fs::path d = broken(name, content);
+    try {
+      read_dicom_series(d);
+      ADD_FAILURE() << name << ": read";
+    } catch (const RuntimeError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind((d / "slice_0003.dcm").string() + ": ", 0), 0u) << name << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << name << ": " << e.what();
+    }
+  }
+  // A README beside the slices is no slice.
+  std::ofstream(dir / "good" / "README.txt") << "CT, 4 slices\n";
+  EXPECT_EQ(read_dicom_series(dir / "good").dims[2], 4);
+  fs::remove_all(dir);
 }

@@ -284,3 +284,41 @@ TEST(Dataset, HuTableEqualsWindowHu) {
   w.bone = {500, 100};
   EXPECT_THROW(HuLut bad(w), UsageError);
 }
+
+// Issue 17: a JPEG cut short (OpenCV decodes it without an error, the missing rows grey) and a 16-bit grey image that
+// cannot be HU + 32768 are skipped with their path; a data.yaml value of the wrong kind names file and line.
+TEST(Dataset, TruncatedJpegAndNonHu16BitImagesAreSkippedByName) {
+  TempDir d;
+  const fs::path img = d.path / "images" / "val";
+  cv::Mat grey(40, 60, CV_8UC3, cv::Scalar(90, 100, 110));
+  write_image(img / "good.jpg", grey);
+  write_image(img / "good_hu.png", hu_slice(40, 40, {5, 5, 10, 10}));
+  cv::Mat xray16(40, 40, CV_16UC1, cv::Scalar(4095));  // a 12-bit X-ray saved as 16 bits
+  write_image(img / "xray16.png", xray16);
+  const std::string jpeg = read_file(img / "good.jpg");
+  write_text(img / "cut.jpg", jpeg.substr(0, jpeg.size() - 100));
+  write_text(img / "cut_named.png", jpeg.substr(0, jpeg.size() / 2));
+  std::vector<std::string> warnings;
+  DatasetOptions o;
+  o.imgsz = 64;
+  o.use_label_cache = false;
+  o.warn = [&](const std::string& m) { warnings.push_back(m); };
+  YoloDataset ds(list_images(img), "val", o);
+  EXPECT_EQ(ds.size(), 2u);
+  EXPECT_TRUE(any_contains(warnings, (img / "cut.jpg").string() + ": skipped", "truncated JPEG"));
+  EXPECT_TRUE(any_contains(warnings, (img / "cut_named.png").string() + ": skipped", "truncated JPEG"));
+  EXPECT_TRUE(any_contains(warnings, (img / "xray16.png").string() + ": skipped", "not HU + 32768"));
+
+  write_text(d.path / "names.yaml", "path: .\ntrain: images/val\nval: images/val\nnames: [[a], [b]]\n");
+  write_text(d.path / "nc.yaml", "path: .\ntrain: images/val\nnc: 2\nnames: [a]\n");
+  write_text(d.path / "deep.yaml", "train: images/val\nnames: " + std::string(5000, '[') + std::string(5000, ']'));
+  for (const auto& [file, line] : {std::pair<std::string, std::string>{"names.yaml", ":4:"}, {"nc.yaml", ":3:"},
+                                   {"deep.yaml", ":2:"}}) {
+    try {
+      read_data_yaml(d.path / file);
+      ADD_FAILURE() << file << " was read";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find((d.path / file).string() + line), std::string::npos) << e.what();
+    }
+  }
+}
