@@ -414,7 +414,7 @@ DataYaml parse_data_yaml(const std::string& text, const fs::path& yaml_path, con
   }
   if (d.names.empty()) throw UsageError(where + ": 'names' is empty");
   if (const YAML::Node nc = y["nc"]; nc && !nc.IsNull()) {
-    const std::string t = text(nc, "nc");
+    const std::string t = text_of(nc, "nc");
     if (t != std::to_string(d.names.size()))
       throw UsageError(at(nc.Mark()) + ": nc is " + clip(t, 40) + " but 'names' has " +
                        std::to_string(d.names.size()) + " entries (Ultralytics requires them to agree)");
