@@ -21,18 +21,20 @@
 
 #include <unistd.h>
 
+#include <opencv2/imgcodecs.hpp>
+
 #include "cli/command.h"
-#include "common/console.h"
+#include "cli/fold_eval.h"
 #include "cli/setup.h"
+#include "common/console.h"
 #include "common/child_process.h"
 #include "common/error.h"
 #include "common/fs_util.h"
 #include "config/override.h"
 #include "dist/env.h"
 #include "config/job.h"
-#include "data/prepare.h"
+#include "findings/html_report.h"
 #include "findings/report.h"
-#include "infer/evaluate_studies.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -62,57 +64,6 @@ std::vector<std::string> fold_names(const CommandContext& ctx, const CvArgs& a) 
   std::sort(found.begin(), found.end());
   for (auto& [k, n] : found) out.push_back(n);
   return out;
-}
-
-// The folder of CT studies for vertebra-level evaluation, or nullopt (with the reason on stderr).
-std::optional<fs::path> studies_dir(const CvArgs& a, const Config& c) {
-  const auto& given = a.studies;
-  if (given == "none" || given == "false") return std::nullopt;
-  std::error_code ec;
-  if (!given.empty()) {
-    if (!fs::is_directory(given, ec)) throw UsageError("studies=" + given + ": not a folder");
-    return fs::path(given);
-  }
-  const fs::path stats = fs::path(c.data.data_dir) / "stats.json";
-  if (c.data.data_yaml.empty() && fs::exists(stats, ec)) {
-    try {
-      const std::string source = parse_stats_recipe(read_file(stats), stats.string()).source;
-      if (!source.empty() && fs::is_directory(source, ec)) return fs::path(source);
-    } catch (const std::exception&) {
-    }
-  }
-  console::info("no vertebra-level evaluation: the CT studies are unknown (give studies=DIR)");
-  return std::nullopt;
-}
-
-// Runs fold `r`'s best model on its validation patients' volumes; nullopt (with a warning) when that fails.
-std::optional<findings::EvaluationResult> evaluate_fold(const CvArgs& a, const Config& c,
-                                                        const train::TrainResult& r, const fs::path& studies) {
-  try {
-    std::error_code ec;
-    const fs::path w = fs::exists(r.best, ec) ? r.best : r.last;
-    auto models = load_volume_models({w.string()}, c, infer::ModelRequest{}, nms_options(a.conf, a.iou, a.max_det),
-                                     setup_device(c.training.device, c.training.threads));
-    infer::EvaluateOptions opt;
-    const auto& md = models.front().spec.metadata;
-    auto it = md.find("vertebra_labels");
-    opt.label_scheme = !a.vertebra_labels.empty()                       ? a.vertebra_labels
-                       : it != md.end() && !it->second.empty() ? it->second
-                                                               : "verse";
-    opt.eval.threshold = a.threshold;
-    opt.predict.threshold = opt.eval.threshold;
-    opt.only = c.split.val_patients;
-    const fs::path out = r.run_dir / "vertebra_eval";
-    std::cout << "vyolo cv: vertebra-level evaluation of " << w.filename().string() << " on "
-              << opt.only.size() << " validation studies in " << studies.string() << "\n";
-    auto sum = infer::evaluate_studies(models, studies, out, opt, &std::cout);
-    std::cout << "vyolo cv: " << sum.evaluated << " of " << sum.studies << " studies evaluated; " << out.string()
-              << "\n";
-    return sum.result;
-  } catch (const std::exception& e) {
-    console::warn("no vertebra-level evaluation for " + r.run_dir.filename().string() + ": " + e.what());
-    return std::nullopt;
-  }
 }
 
 struct FoldRun {
@@ -226,10 +177,85 @@ std::vector<FoldRun> train_parallel(const CommandContext& ctx, const std::vector
   return runs;
 }
 
+std::string f3(double x) {
+  if (!std::isfinite(x)) return "n/a";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3f", x);
+  return b;
+}
+
+// cv_report.html: the detection metrics per fold, each fold's operating point and vertebra-level results at it, and
+// the folds' vertebra ROC and reliability plots; each fold's own report (per study) is <fold>/vertebra_eval/report.html.
+void write_cv_report(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& cols,
+                     const std::vector<std::string>& done, const std::vector<std::vector<double>>& vals,
+                     const std::vector<double>& mean, const std::vector<double>& sd,
+                     const std::vector<std::string>& evaluated,
+                     const std::vector<findings::EvaluationResult>& results,
+                     const std::vector<std::optional<findings::OperatingPoint>>& points) {
+  findings::HtmlReport page;
+  page.title = "vyolo cv: " + std::to_string(done.size()) + " folds";
+  page.facts = {{"folder", path.parent_path().string()},
+                {"per-study reports", evaluated.empty() ? "none (no CT studies)" : "<fold>/vertebra_eval/report.html"}};
+  findings::HtmlTable det;
+  det.title = "Detection (validation images, last epoch)";
+  det.header = {"fold"};
+  for (const auto& c : cols) det.header.push_back(c.second);
+  for (size_t i = 0; i < done.size(); ++i) {
+    std::vector<std::string> row{done[i]};
+    for (double x : vals[i]) row.push_back(f3(x));
+    det.rows.push_back(row);
+  }
+  std::vector<std::string> m{"mean ± sd"};
+  for (size_t c = 0; c < mean.size(); ++c) m.push_back(f3(mean[c]) + " ± " + f3(sd[c]));
+  det.rows.push_back(m);
+  page.tables.push_back(det);
+  if (!evaluated.empty()) {
+    findings::HtmlTable op;
+    op.title = "Vertebra level at each fold's operating point (chosen on that fold's validation studies)";
+    op.header = {"fold", "rule", "threshold", "sensitivity", "specificity", "F1", "AUC", "Brier", "calibration"};
+    for (size_t i = 0; i < evaluated.size(); ++i) {
+      const auto& r = results[i];
+      const auto& l = r.has_vertebra ? r.vertebra : r.patient;
+      const auto& p = points[i];
+      const bool def = p && p->defined;
+      op.rows.push_back({evaluated[i], def ? p->rule : "-", def ? findings::format_threshold(p->threshold) : "-",
+                         f3(l.at_threshold.recall), f3(l.at_threshold.specificity), f3(l.at_threshold.f1), f3(l.auc),
+                         f3(r.calibration.brier), r.calibration.method});
+    }
+    op.note = "figures on the studies the threshold was chosen on (optimistic); evaluate unseen studies with "
+              "`vyolo evaluate`, which uses the checkpoint's operating point";
+    page.tables.push_back(op);
+    for (const auto& fold : evaluated)
+      for (const char* plot : {"roc_vertebra.png", "reliability.png"}) {
+        std::error_code ec;
+        const fs::path p = path.parent_path() / fold / "vertebra_eval" / "plots" / plot;
+        if (!fs::exists(p, ec)) continue;
+        cv::Mat img = cv::imread(p.string(), cv::IMREAD_COLOR);
+        if (!img.empty()) page.plots.push_back({fold + ": " + plot, img});
+      }
+  }
+  findings::write_html(path, page);
+}
+
+FoldEvalArgs fold_eval_args(const CvArgs& a) {
+  FoldEvalArgs f;
+  f.studies = a.studies;
+  f.threshold = a.threshold;
+  f.operating_point = a.operating_point;
+  f.calibration = a.calibration;
+  f.vertebra_labels = a.vertebra_labels;
+  f.conf = a.conf;
+  f.iou = a.iou;
+  f.max_det = a.max_det;
+  return f;
+}
+
 }  // namespace
 
 int cmd_cv(const CommandContext& ctx) {
   const auto a = read_args<CvArgs>(ctx.cfg);
+  const FoldEvalArgs ea = fold_eval_args(a);
+  check_fold_eval_args(ea);
   const auto folds = fold_names(ctx, a);
   // Compose every fold first, so a bad fold file fails before any training.
   std::vector<Config> cfgs;
@@ -242,7 +268,8 @@ int cmd_cv(const CommandContext& ctx) {
   std::vector<std::vector<double>> vals;
   std::vector<std::string> done, evaluated;
   std::vector<findings::EvaluationResult> fold_findings;
-  const auto studies = studies_dir(a, cfgs.front());
+  std::vector<std::optional<findings::OperatingPoint>> fold_points;
+  const auto studies = studies_dir(a.studies, cfgs.front());
   const int parallel = std::max(1, std::min<int>(ctx.cfg.cv.parallel, static_cast<int>(folds.size())));
   const auto env = dist::env_from_environment();
   std::vector<FoldRun> runs;
@@ -275,8 +302,9 @@ int cmd_cv(const CommandContext& ctx) {
     vals.push_back(v);
     done.push_back(folds[i]);
     if (studies) {
-      if (auto fr = evaluate_fold(a, cfgs[i], r, *studies)) {
-        fold_findings.push_back(std::move(*fr));
+      if (auto fr = evaluate_fold(ea, cfgs[i], r, *studies)) {
+        fold_findings.push_back(std::move(fr->result));
+        fold_points.push_back(fr->point);
         evaluated.push_back(folds[i]);
       }
     }
@@ -320,12 +348,36 @@ int cmd_cv(const CommandContext& ctx) {
   write_file_atomic(dir / "cv_summary.md", md);
   std::cout << "\n" << md << "\nvyolo cv: summary in " << (dir / "cv_summary.csv").string() << " and cv_summary.md\n";
   if (!fold_findings.empty()) {
-    const auto fmd = findings::fold_summary_markdown(evaluated, fold_findings);
-    write_file_atomic(dir / "cv_findings.json", findings::fold_summary_json(evaluated, fold_findings).dump(2) + "\n");
+    auto fmd = findings::fold_summary_markdown(evaluated, fold_findings);
+    auto fj = findings::fold_summary_json(evaluated, fold_findings);
+    // Each fold's operating point, chosen on its validation studies (the metrics above are at that point).
+    nlohmann::json pts = nlohmann::json::array();
+    fmd += "\n### Operating points (chosen on each fold's validation studies)\n\n"
+           "| fold | rule | threshold | sensitivity | specificity | calibration |\n|---|---|---:|---:|---:|---|\n";
+    for (size_t i = 0; i < evaluated.size(); ++i) {
+      const auto& p = fold_points[i];
+      if (!p || !p->defined) {
+        pts.push_back({{"fold", evaluated[i]}, {"operating_point", nullptr}});
+        fmd += "| " + evaluated[i] + " | - | - | - | - | - |\n";
+        continue;
+      }
+      nlohmann::json j = findings::operating_point_json(*p);
+      j["fold"] = evaluated[i];
+      pts.push_back(j);
+      char row[200];
+      std::snprintf(row, sizeof row, "| %s | %s | %s | %.3f | %.3f | %s |\n", evaluated[i].c_str(), p->rule.c_str(),
+                    findings::format_threshold(p->threshold).c_str(), p->validation.recall,
+                    p->validation.specificity, p->calibration.c_str());
+      fmd += row;
+    }
+    fj["operating_points"] = pts;
+    write_file_atomic(dir / "cv_findings.json", fj.dump(2) + "\n");
     write_file_atomic(dir / "cv_findings.md", fmd);
     std::cout << "\n" << fmd << "\nvyolo cv: vertebra- and patient-level summary in "
               << (dir / "cv_findings.json").string() << " and cv_findings.md\n";
   }
+  write_cv_report(dir / "cv_report.html", cols, done, vals, mean, sd, evaluated, fold_findings, fold_points);
+  std::cout << "vyolo cv: report in " << (dir / "cv_report.html").string() << "\n";
   if (failed > 0) {
     console::warn(std::to_string(failed) + " of " + std::to_string(runs.size()) + " folds failed (see above); the "
                   "summary has the other " + std::to_string(vals.size()));

@@ -29,6 +29,12 @@ fs::path predict_volume(const CommandContext& ctx) {
   opt.batch = a.batch;
   auto models = load_volume_models(a.weights, cfg, model_request(cfg, a.crop, a.margin),
                                    nms_options(a.conf, a.iou, a.max_det), device);
+  const infer::Decision d = infer::decide_threshold(models, a.threshold);
+  opt.threshold = d.threshold;
+  opt.threshold_source = d.source;
+  opt.calibration = d.calibration;
+  std::cout << "predict: vertebra threshold " << findings::format_threshold(d.threshold) << " from " << d.source
+            << (d.calibration.identity() ? "" : "; probabilities calibrated (" + d.calibration.method + ")") << "\n";
   infer::VolumeStudy study = infer::load_study(a.source, a.mask);
   if (!study.mask)
     console::info("no mask= given: candidates and a patient probability only, no per-vertebra table");
@@ -47,8 +53,9 @@ fs::path predict_volume(const CommandContext& ctx) {
   std::cout << study.case_id << ": " << f.candidates.size() << " candidate(s)";
   if (f.has_mask) {
     int called = 0;
-    for (auto& v : f.vertebrae) called += v.probability >= opt.threshold;
-    std::cout << ", " << f.vertebrae.size() << " vertebra(e), " << called << " at probability >= " << opt.threshold;
+    for (auto& v : f.vertebrae) called += v.score >= opt.threshold;
+    std::cout << ", " << f.vertebrae.size() << " vertebra(e), " << called << " called fractured (score >= "
+              << findings::format_threshold(opt.threshold) << ")";
   }
   char pp[32];
   std::snprintf(pp, sizeof pp, "%.3f", f.patient_probability);

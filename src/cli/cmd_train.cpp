@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/fold_eval.h"
 #include "cli/setup.h"
 #include "common/console.h"
 #include "common/error.h"
@@ -35,7 +36,13 @@ int cmd_train(const CommandContext& ctx) {
     return dist::launch_local_ranks(n, child_args(ctx, ctx.command, ctx.overrides), cfg.training.dist_timeout + 30);
   }
   // `weights=W` starts from a checkpoint, as Ultralytics' `model=` (same as model.pretrained).
-  if (const auto a = read_args<TrainArgs>(cfg); !a.weights.empty()) cfg.model.pretrained = a.weights;
+  const auto a = read_args<TrainArgs>(cfg);
+  if (!a.weights.empty()) cfg.model.pretrained = a.weights;
+  FoldEvalArgs ea;
+  ea.studies = a.studies;
+  ea.operating_point = a.operating_point;
+  ea.calibration = a.calibration;
+  check_fold_eval_args(ea);
   train::TrainOptions opt;
   opt.overrides = ctx.overrides;
   opt.command = ctx.command;
@@ -48,8 +55,12 @@ int cmd_train(const CommandContext& ctx) {
   auto r = train::train(cfg, opt);
   if (result_file && *result_file && env.rank == 0) train::write_result(r, result_file);
   if (r.interrupted) return 130;
-  if (env.rank == 0)
-    std::cout << "vyolo: weights in " << (r.run_dir / "weights").string() << " (best: " << r.best.filename().string()
+  if (env.rank != 0) return 0;
+  // The fold's operating point on its validation CT studies, when they are known (a fold of `vyolo cv` leaves
+  // this to cv).
+  if (!(result_file && *result_file) && !cfg.split.val_patients.empty())
+    if (const auto studies = studies_dir(a.studies, cfg)) evaluate_fold(ea, cfg, r, *studies);
+  std::cout << "vyolo: weights in " << (r.run_dir / "weights").string() << " (best: " << r.best.filename().string()
             << ", last: " << r.last.filename().string() << ")\n";
   return 0;
 }

@@ -13,7 +13,7 @@ namespace {
 
 template <class A>
 using Member = std::variant<std::string A::*, std::optional<int> A::*, int A::*, double A::*, bool A::*,
-                            std::vector<std::string> A::*>;
+                            std::vector<std::string> A::*, std::optional<double> A::*>;
 
 template <class A>
 struct Key {
@@ -52,14 +52,25 @@ Keys<A> recipe_keys() {
           {"margin", &A::margin, "crop margin in voxels; null = the checkpoint's recipe"}};
 }
 
+// The clinical operating point chosen on a fold's validation studies (findings/operating_point.h, calibration.h).
+template <class A>
+Keys<A> operating_keys() {
+  return {{"operating_point", &A::operating_point,
+           "rule for the vertebra threshold on validation studies: f1|youden|sensitivity@X|specificity@X"},
+          {"calibration", &A::calibration, "vertebra probabilities fitted on validation studies: none|platt|isotonic"}};
+}
+
 template <class A>
 const Keys<A>& keys();
 
 template <>
 const Keys<TrainArgs>& keys() {
   using A = TrainArgs;
-  static const Keys<A> k = {
-      {"weights", &A::weights, "checkpoint to start from, as Ultralytics' model= (same as model.pretrained)"}};
+  static const Keys<A> k =
+      Keys<A>{{"weights", &A::weights, "checkpoint to start from, as Ultralytics' model= (same as model.pretrained)"},
+              {"studies", &A::studies,
+               "CT studies for the operating point on the validation patients; null = those prepare read; none = skip"}} +
+      operating_keys<A>();
   return k;
 }
 
@@ -69,9 +80,9 @@ const Keys<CvArgs>& keys() {
   static const Keys<A> k =
       Keys<A>{{"folds", &A::folds, "folds to train, [0,2] or [fold_0,fold_2]; null = every <config dir>/split/fold_K.yaml"},
               {"studies", &A::studies, "CT studies for vertebra-level evaluation; null = those prepare read; none = skip"},
-              {"threshold", &A::threshold, "vertebra and patient probability threshold"},
+              {"threshold", &A::threshold, "vertebra and patient score threshold of the fold reports; null = each fold's operating point"},
               {"vertebra_labels", &A::vertebra_labels, "label scheme of the masks (verse|totalseg); null = the checkpoint's"}} +
-      nms_keys<A>("slice");
+      operating_keys<A>() + nms_keys<A>("slice");
   return k;
 }
 
@@ -97,7 +108,8 @@ const Keys<PredictArgs>& keys() {
       run_folder_keys<A>() +
       Keys<A>{{"batch", &A::batch, "images (slices) per forward pass"},
               {"mask", &A::mask, "vertebra label volume for per-vertebra findings (CT)"},
-              {"vertebra_labels", &A::vertebra_labels, "label scheme of the mask (verse|totalseg)"}} +
+              {"vertebra_labels", &A::vertebra_labels, "label scheme of the mask (verse|totalseg)"},
+              {"threshold", &A::threshold, "vertebra and patient score threshold; null = the checkpoint's operating point, else 0.5"}} +
       recipe_keys<A>();
   return k;
 }
@@ -112,11 +124,16 @@ const Keys<EvaluateArgs>& keys() {
       nms_keys<A>("slice") +
       Keys<A>{{"device", &A::device, "cpu, cuda, cuda:N or N"},
               {"batch", &A::batch, "slices per forward pass"},
-              {"threshold", &A::threshold, "vertebra and patient probability threshold"},
+              {"threshold", &A::threshold, "vertebra and patient score threshold; null = the checkpoint's operating point, else 0.5"},
               {"grades", &A::grades, "CSV of per-vertebra fracture grades"},
               {"min_grade", &A::min_grade, "lowest grade that counts as fractured"},
               {"vertebra_labels", &A::vertebra_labels, "label scheme of the masks (verse|totalseg)"}} +
-      recipe_keys<A>() + Keys<A>{{"studies", &A::studies, "only these study folders, [a,b]"}};
+      recipe_keys<A>() +
+      Keys<A>{{"studies", &A::studies, "only these study folders, [a,b]"},
+              {"operating_point", &A::operating_point,
+               "choose the threshold on these studies (validation): f1|youden|sensitivity@X|specificity@X"},
+              {"calibration", &A::calibration, "fit vertebra probabilities on these studies: none|platt|isotonic"},
+              {"update_weights", &A::update_weights, "store the chosen operating point and calibration in the checkpoint"}};
   return k;
 }
 
@@ -192,6 +209,9 @@ Node default_node(const A& a, const Member<A>& m) {
                                return (a.*p) ? Node::plain(std::to_string(*(a.*p))) : Node::null();
                              },
                              [&](int A::*p) { return Node::plain(std::to_string(a.*p)); },
+                             [&](std::optional<double> A::*p) {
+                               return (a.*p) ? Node::plain(python_float(*(a.*p))) : Node::null();
+                             },
                              [&](double A::*p) {
                                const double v = a.*p;
                                if (std::fabs(v) < 1e15 && v == std::floor(v))
@@ -239,6 +259,7 @@ void read_key(const YAML::Node& n, A& a, const Member<A>& m) {
                       [&](std::optional<int> A::*p) { a.*p = n.as<int>(); },
                       [&](int A::*p) { a.*p = n.as<int>(); },
                       [&](double A::*p) { a.*p = n.as<double>(); },
+                      [&](std::optional<double> A::*p) { a.*p = n.as<double>(); },
                       [&](bool A::*p) { a.*p = n.as<bool>(); },
                       [&](std::vector<std::string> A::*p) { a.*p = read_list(n); }},
              m);

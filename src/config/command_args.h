@@ -13,12 +13,17 @@ namespace vyolo {
 
 struct TrainArgs {
   std::string weights;              // start from this checkpoint (as Ultralytics' model=)
+  std::string studies;              // CT studies for the operating point; empty = those prepare read; "none" skips it
+  std::string operating_point = "f1";
+  std::string calibration = "none";
 };
 
 struct CvArgs {
   std::vector<std::string> folds;   // [0,2] or [fold_0,fold_2]; empty = every <config dir>/split/fold_K.yaml
   std::string studies;              // CT studies for vertebra-level evaluation; "none" skips it
-  double threshold = 0.5;
+  std::optional<double> threshold;  // empty = each fold's operating point
+  std::string operating_point = "f1";
+  std::string calibration = "none";
   std::string vertebra_labels;      // empty = the checkpoint's scheme
   double conf = 0.01, iou = 0.7;    // NMS of the vertebra-level evaluation
   int max_det = 300;
@@ -47,6 +52,7 @@ struct PredictArgs {
   std::string vertebra_labels = "verse";
   std::string crop;                 // empty = the checkpoint's recipe
   std::optional<int> margin;
+  std::optional<double> threshold;  // empty = the checkpoint's operating point, else 0.5
 };
 
 struct EvaluateArgs {
@@ -56,13 +62,18 @@ struct EvaluateArgs {
   int max_det = 300;
   std::string device = "cpu";
   int batch = 16;
-  double threshold = 0.5;
+  std::optional<double> threshold;  // empty = the checkpoint's operating point, else 0.5
   std::string grades;               // a grades CSV
   int min_grade = 1;
   std::string vertebra_labels = "verse";
   std::string crop;
   std::optional<int> margin;
   std::vector<std::string> studies; // only these study folders
+  // Validation mode: choose the operating point (and fit a calibration) on these studies and report at it;
+  // update_weights=true stores both in the checkpoint.
+  std::string operating_point;      // empty = use the checkpoint's (or threshold=)
+  std::string calibration;          // empty = the checkpoint's
+  bool update_weights = false;
 };
 
 struct ExportArgs {

@@ -26,20 +26,24 @@ void FindingsEvaluator::add(const StudyFindings& pred, const StudyTruth& truth,
   }
 
   if (!truth.vertebrae.empty() && pred.has_mask) {
-    std::map<std::string, double> p;
-    for (const auto& v : pred.vertebrae) p[v.name] = v.probability;
+    std::map<std::string, const VertebraResult*> p;
+    for (const auto& v : pred.vertebrae) p[v.name] = &v;
     for (const auto& v : truth.vertebrae) {
       auto it = p.find(v.name);
       if (it == p.end())
         warnings_.push_back(truth.case_id + ": graded vertebra " + v.name +
                             " is not in the prediction's vertebra mask; scored 0");
-      vert_.push_back({truth.case_id, v.name, it == p.end() ? 0.0 : it->second, v.fractured ? 1 : 0});
+      if (it == p.end())
+        vert_.push_back({truth.case_id, v.name, 0.0, v.fractured ? 1 : 0, 0.0});
+      else
+        vert_.push_back({truth.case_id, v.name, it->second->score, v.fractured ? 1 : 0, it->second->probability});
     }
   } else if (!truth.vertebrae.empty()) {
     warnings_.push_back(truth.case_id + ": no vertebra mask for the prediction; vertebra level skipped");
   }
 
-  patient_.push_back({truth.case_id, "", pred.patient_probability, truth.patient_fractured ? 1 : 0});
+  patient_.push_back(
+      {truth.case_id, "", pred.patient_score, truth.patient_fractured ? 1 : 0, pred.patient_probability});
 
   if (!truth.slice_labels.empty()) {  // mask truth: lesions are known (possibly none)
     if (!lesion_of_candidate.empty() && lesion_of_candidate.size() != pred.candidates.size())
@@ -81,6 +85,14 @@ EvaluationResult FindingsEvaluator::result() const {
   r.vertebra_units = vert_;
   r.patient_units = patient_;
   r.warnings = warnings_;
+  const auto& units = vert_.empty() ? patient_ : vert_;
+  std::vector<double> prob, raw;
+  std::vector<int> lab;
+  for (const auto& u : units) prob.push_back(u.probability), raw.push_back(u.score), lab.push_back(u.label);
+  r.calibration.method = opt_.calibration;
+  r.calibration.brier = brier_score(prob, lab);
+  r.calibration.brier_uncalibrated = brier_score(raw, lab);
+  r.calibration.reliability = reliability_table(prob, lab);
   return r;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "findings/calibration.h"
 #include "findings/clinical_metrics.h"
 #include "findings/ground_truth.h"
 #include "findings/vertebra_assign.h"
@@ -11,7 +12,8 @@
 namespace vyolo::findings {
 
 struct EvalOptions {
-  double threshold = 0.5;  // operating point of the confusion matrices
+  double threshold = 0.5;  // operating point of the confusion matrices (on the detector score)
+  std::string calibration = "none";  // the method that made the findings' probabilities, for the report
   std::vector<double> sweep = default_sweep_thresholds();
   std::vector<double> froc_rates = default_froc_rates();
 };
@@ -19,8 +21,17 @@ struct EvalOptions {
 // One scored unit (a slice, a vertebra or a patient) with its label; kept for the per-vertebra CSV.
 struct ScoredUnit {
   std::string case_id, unit;  // unit: slice index, vertebra name, or "" for the patient
-  double score = 0;
+  double score = 0;        // the detector's score (metrics and calls)
   int label = 0;
+  double probability = 0;  // the calibrated probability (= score without calibration)
+};
+
+// How well the vertebra probabilities are calibrated (Brier score and reliability table of `probability`, beside
+// the Brier score the uncalibrated scores would have).
+struct CalibrationFigures {
+  std::string method = "none";
+  double brier = 0, brier_uncalibrated = 0;
+  std::vector<ReliabilityBin> reliability;
 };
 
 struct EvaluationResult {
@@ -30,6 +41,7 @@ struct EvaluationResult {
   FrocResult froc;
   int lesions = 0, froc_volumes = 0;
   std::vector<ScoredUnit> vertebra_units, patient_units;
+  CalibrationFigures calibration;  // of the vertebra level (patient level when there is none)
   std::vector<std::string> warnings;  // e.g. a graded vertebra missing from the prediction's mask
 };
 

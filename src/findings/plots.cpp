@@ -106,6 +106,13 @@ cv::Mat f1_threshold_plot(const std::vector<double>& scores, const std::vector<i
   return line_plot(title, "confidence threshold", "value", {f1, p, r});
 }
 
+cv::Mat reliability_plot(const std::vector<ReliabilityBin>& bins, const std::string& title) {
+  Series s{"observed (bins with cases)", {}, {}, Step::None};
+  for (const auto& b : bins)
+    if (b.n > 0) s.x.push_back(b.mean_probability), s.y.push_back(b.fraction_positive);
+  return line_plot(title, "mean predicted probability", "fraction fractured", {s}, true);
+}
+
 cv::Mat confusion_plot(const Confusion& cm, double threshold, const std::string& title) {
   const int S = 420, M = 110;
   cv::Mat img(S + M + 40, S + M + 20, CV_8UC3, kWhite);

@@ -8,6 +8,7 @@
 #include <opencv2/core.hpp>
 
 #include "eval/plot_kit.h"
+#include "findings/calibration.h"
 #include "findings/candidate.h"
 #include "findings/clinical_metrics.h"
 
@@ -30,6 +31,8 @@ cv::Mat pr_plot(const PrCurve& pr, double ap, const std::string& title);
 cv::Mat f1_threshold_plot(const std::vector<double>& scores, const std::vector<int>& labels, const std::string& title);
 cv::Mat confusion_plot(const Confusion& cm, double threshold, const std::string& title);
 cv::Mat froc_plot(const FrocResult& froc, const std::string& title);
+// Observed fraction fractured against mean predicted probability per bin, with the diagonal of perfect calibration.
+cv::Mat reliability_plot(const std::vector<ReliabilityBin>& bins, const std::string& title);
 
 // One tile of a montage: an 8-bit grey or BGR slice image, the boxes to draw on it (pixel coordinates of the image)
 // with their labels, and a caption.

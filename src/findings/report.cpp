@@ -90,8 +90,10 @@ void write_level_outputs(const std::filesystem::path& dir, const LevelMetrics& l
 
 std::string units_csv(const std::vector<ScoredUnit>& u, const char* unit_name) {
   std::ostringstream o;
-  o << "case," << unit_name << ",score,label\n";
-  for (const auto& x : u) o << field(x.case_id) << ',' << field(x.unit) << ',' << cell(x.score, 6) << ',' << x.label << '\n';
+  o << "case," << unit_name << ",score,label,probability\n";
+  for (const auto& x : u)
+    o << field(x.case_id) << ',' << field(x.unit) << ',' << cell(x.score, 6) << ',' << x.label << ','
+      << cell(x.probability, 6) << '\n';
   return o.str();
 }
 
@@ -171,8 +173,9 @@ json findings_json(const StudyFindings& f, const ReportInfo& info) {
   for (const auto& v : f.vertebrae)
     verts.push_back({{"name", v.name},
                      {"label", v.label},
+                     {"score", num(v.score)},
                      {"probability", num(v.probability)},
-                     {"fractured", v.probability >= info.threshold},
+                     {"fractured", v.score >= info.threshold},
                      {"candidates", v.candidate_ids},
                      {"voxels", v.voxels},
                      {"extent_voxels", {{"lo", triple(v.extent.lo)}, {"hi", triple(v.extent.hi)}}}});
@@ -184,10 +187,13 @@ json findings_json(const StudyFindings& f, const ReportInfo& info) {
   j["mask"] = info.mask.empty() ? json(nullptr) : json(info.mask);
   j["vertebra_labels"] = info.label_scheme;
   j["threshold"] = info.threshold;
+  j["threshold_source"] = info.threshold_source;
+  j["calibration"] = info.calibration;
   j["grid"] = {{"dims", triple(f.dims)}, {"spacing_mm", triple(f.spacing)},
                {"note", "canonical voxel grid (x, y, z); box_voxels inclusive; box_mm from the corner of voxel 0"}};
-  j["patient"] = {{"probability", num(f.patient_probability)},
-                  {"fractured", f.patient_probability >= info.threshold},
+  j["patient"] = {{"score", num(f.patient_score)},
+                  {"probability", num(f.patient_probability)},
+                  {"fractured", f.patient_score >= info.threshold},
                   {"definition", f.has_mask ? "max over vertebrae" : "max over candidates (no vertebra mask)"}};
   j["has_vertebra_mask"] = f.has_mask;
   j["vertebrae"] = verts;
@@ -217,13 +223,13 @@ std::string candidates_csv(const StudyFindings& f) {
 
 std::string vertebrae_csv(const StudyFindings& f, double threshold) {
   std::ostringstream o;
-  o << "case,vertebra,label,probability,fractured,n_candidates,candidate_ids,voxels\n";
+  o << "case,vertebra,label,probability,fractured,n_candidates,candidate_ids,voxels,score\n";
   for (const auto& v : f.vertebrae) {
     std::string ids;
     for (int id : v.candidate_ids) ids += (ids.empty() ? "" : " ") + std::to_string(id);
     o << field(f.case_id) << ',' << v.name << ',' << v.label << ',' << cell(v.probability, 6) << ','
-      << (v.probability >= threshold ? 1 : 0) << ',' << v.candidate_ids.size() << ',' << ids << ',' << v.voxels
-      << '\n';
+      << (v.score >= threshold ? 1 : 0) << ',' << v.candidate_ids.size() << ',' << ids << ',' << v.voxels << ','
+      << cell(v.score, 6) << '\n';
   }
   return o.str();
 }
@@ -261,6 +267,15 @@ json metrics_json(const EvaluationResult& r, const EvalOptions& opt) {
   } else {
     j["froc"] = nullptr;
   }
+  json bins = json::array();
+  for (const auto& b : r.calibration.reliability)
+    bins.push_back({{"lo", b.lo}, {"hi", b.hi}, {"n", b.n}, {"mean_probability", num(b.mean_probability)},
+                    {"fraction_fractured", num(b.fraction_positive)}});
+  j["calibration"] = {{"method", r.calibration.method},
+                      {"level", r.has_vertebra ? "vertebra" : "patient"},
+                      {"brier", num(r.calibration.brier)},
+                      {"brier_uncalibrated", num(r.calibration.brier_uncalibrated)},
+                      {"reliability", bins}};
   j["warnings"] = r.warnings;
   return j;
 }
@@ -279,6 +294,12 @@ void write_evaluation(const std::filesystem::path& out_dir, const EvaluationResu
             (std::isfinite(r.froc.sensitivities[i]) ? cell(r.froc.sensitivities[i], 3) : "n/a") + " |\n";
     md += "| mean | " + (std::isfinite(r.froc.mean_sensitivity) ? cell(r.froc.mean_sensitivity, 3) : "n/a") + " |\n";
   }
+  write_png(out_dir / "plots" / "reliability.png",
+            reliability_plot(r.calibration.reliability,
+                             "Reliability, " + std::string(r.has_vertebra ? "vertebra" : "patient") + " level (" +
+                                 r.calibration.method + ", Brier " + cell(r.calibration.brier, 3) + ")"));
+  md += "### Calibration (" + r.calibration.method + ")\n\nBrier score " + cell(r.calibration.brier, 4) +
+        " (uncalibrated scores: " + cell(r.calibration.brier_uncalibrated, 4) + ")\n\n";
   write_file_atomic(out_dir / "sweep.md", md);
   if (!r.vertebra_units.empty()) write_file_atomic(out_dir / "per_vertebra.csv", units_csv(r.vertebra_units, "vertebra"));
   write_file_atomic(out_dir / "per_patient.csv", units_csv(r.patient_units, "unit"));

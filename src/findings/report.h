@@ -25,6 +25,8 @@ struct ReportInfo {
   std::string label_scheme = "verse";
   std::vector<std::string> views;     // views of the models
   double threshold = 0.5;             // a candidate / vertebra / patient is called fractured at score >= threshold
+  std::string threshold_source = "default";  // "threshold=", "checkpoint (f1 on 2 validation studies)", ...
+  nlohmann::json calibration = {{"method", "none"}};  // how probability was made from score
   std::string score_note;             // how Candidate::score was formed (link/fuse options), for the reader
 };
 

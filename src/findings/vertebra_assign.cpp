@@ -76,7 +76,8 @@ StudyFindings assign_vertebrae(std::vector<Candidate> candidates, const Volume* 
   f.has_mask = mask != nullptr;
   for (auto& c : candidates) c.vertebra_label = 0, c.vertebra.clear();
   if (!mask) {
-    for (const auto& c : candidates) f.patient_probability = std::max(f.patient_probability, c.score);
+    for (const auto& c : candidates) f.patient_score = std::max(f.patient_score, c.score);
+    f.patient_probability = f.patient_score;
     f.candidates = std::move(candidates);
     return f;
   }
@@ -141,15 +142,17 @@ StudyFindings assign_vertebrae(std::vector<Candidate> candidates, const Volume* 
   for (auto& [l, v] : verts) {
     const auto& s = scores_of[l];
     if (opt.aggregate == VertebraAggregate::Max) {
-      for (double x : s) v.probability = std::max(v.probability, x);
+      for (double x : s) v.score = std::max(v.score, x);
     } else {
       double keep = 1;
       for (double x : s) keep *= 1 - std::clamp(x, 0.0, 1.0);
-      v.probability = s.empty() ? 0.0 : 1 - keep;
+      v.score = s.empty() ? 0.0 : 1 - keep;
     }
+    v.probability = v.score;
     f.vertebrae.push_back(v);
-    f.patient_probability = std::max(f.patient_probability, v.probability);
+    f.patient_score = std::max(f.patient_score, v.score);
   }
+  f.patient_probability = f.patient_score;
   std::stable_sort(f.vertebrae.begin(), f.vertebrae.end(), [](const VertebraResult& a, const VertebraResult& b) {
     return vertebra_rank(a.name) < vertebra_rank(b.name);
   });

@@ -49,7 +49,9 @@ struct AssignOptions {
 struct VertebraResult {
   int label = 0;
   std::string name;
-  double probability = 0;           // 0 when no candidate lies in it
+  double score = 0;                 // the detector's vertebra score, 0 when no candidate lies in it; calls compare it
+                                    // with the operating threshold
+  double probability = 0;           // the score through the model's calibration (calibration.h); = score without one
   std::vector<int> candidate_ids;
   long long voxels = 0;             // size in the mask
   VoxelBox extent;                  // bounding box in the mask (canonical voxels)
@@ -62,7 +64,8 @@ struct StudyFindings {
   std::vector<Candidate> candidates;     // vertebra_label / vertebra set when a mask was given
   bool has_mask = false;
   std::vector<VertebraResult> vertebrae;  // every vertebra present in the mask, cranio-caudal; empty without mask
-  double patient_probability = 0;        // max over vertebrae; without a mask, max over candidates
+  double patient_score = 0;              // max over vertebrae; without a mask, max over candidates
+  double patient_probability = 0;        // patient_score through the calibration (= patient_score without one)
 };
 
 // Assigns each candidate to the vertebra with the largest voxel overlap of its 3D box (none when its box holds no

@@ -6,6 +6,7 @@
 // A study that cannot be read or has no truth is reported, skipped and counted; the run goes on.
 #pragma once
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -27,15 +28,24 @@ struct EvaluateOptions {
   int min_grade = 1;
   bool save_case_findings = true;  // <out>/cases/<id>/findings.json, .csv
   std::vector<std::string> only;   // evaluate just these study ids (a fold's validation patients); empty = all
+  // Validation use (a fold's validation studies): choose the operating point on these studies by `choose` and fit
+  // `fit_calibration` on them; with `report_at_chosen` the outputs use the chosen threshold and the fitted
+  // calibration instead of eval.threshold / predict.calibration.
+  std::optional<findings::OperatingRule> choose;
+  std::string fit_calibration = "none";
+  bool report_at_chosen = true;
 };
 
 struct EvaluateSummary {
   int studies = 0, evaluated = 0;
   std::vector<std::pair<std::string, std::string>> skipped;  // study, reason
   findings::EvaluationResult result;
+  std::optional<findings::OperatingPoint> point;  // with opt.choose: chosen on these studies (point->defined may be false)
+  findings::Calibration calibration;              // with opt.fit_calibration: fitted on these studies
 };
 
-// Runs the models on every study and writes metrics.json, sweeps, plots, per_vertebra/per_patient CSVs and
+// Runs the models on every study (all predictions first, so that a threshold chosen on them applies to every output),
+// then writes metrics.json, sweeps, plots, per_vertebra/per_patient CSVs and
 // studies.json (evaluated and skipped studies) into `out`. Throws RuntimeError when no study could be evaluated
 // (nothing but studies.json is written then).
 EvaluateSummary evaluate_studies(std::vector<VolumeModel>& models, const std::filesystem::path& source,

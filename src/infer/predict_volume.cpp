@@ -1,4 +1,5 @@
 #include "infer/predict_volume.h"
+#include "infer/report_pages.h"
 
 #include <algorithm>
 #include <cmath>
@@ -44,6 +45,14 @@ std::string hu_text(const HuWindows& w) {
 bool same_windows(const HuWindows& a, const HuWindows& b) {
   auto eq = [](const HuWindow& x, const HuWindow& y) { return x.min == y.min && x.max == y.max; };
   return eq(a.bone, b.bone) && eq(a.soft_tissue, b.soft_tissue) && eq(a.wide, b.wide);
+}
+
+json parse_metadata_json(const std::string& text, const std::string& origin, const char* key) {
+  try {
+    return json::parse(text);
+  } catch (const std::exception& e) {
+    throw RuntimeError(origin + ": metadata " + key + " is not JSON (" + e.what() + ")");
+  }
 }
 
 HuWindows parse_hu_json(const std::string& text, const std::string& origin) {
@@ -231,6 +240,10 @@ VolumeModel load_volume_model(const std::string& path, const Config& fallback, c
   if (rc.margin < 0) throw UsageError("margin must be >= 0");
   // An ONNX export of fixed size takes its own size: the slices are resized to it (make_slice_image), as the loader
   // resizes prepared slices to another imgsz.
+  if (auto v = meta("operating_point"))
+    m.operating_point = findings::operating_point_from_json(parse_metadata_json(*v, path, "operating_point"), path);
+  if (auto v = meta("calibration"))
+    m.calibration = findings::calibration_from_json(parse_metadata_json(*v, path, "calibration"), path);
   const int imgsz = backend->fixed_height() > 0 ? backend->fixed_height() : rc.image_size;
   m.predictor = std::make_shared<Predictor>(backend, imgsz, nms);
   return m;
@@ -331,8 +344,35 @@ findings::StudyFindings predict_study(std::vector<VolumeModel>& models, const Vo
     sources.push_back(std::move(src));
   }
   auto f = findings::make_study_findings(study.case_id, sources, study.mask ? &*study.mask : nullptr, opt.findings);
+  findings::calibrate_findings(f, opt.calibration);
   if (sources_out) *sources_out = std::move(sources);
   return f;
+}
+
+Decision decide_threshold(const std::vector<VolumeModel>& models, const std::optional<double>& given) {
+  Decision d;
+  if (given) {
+    d.threshold = *given;
+    d.source = "threshold=" + findings::format_threshold(*given);
+    if (models.size() == 1) d.calibration = models.front().calibration;
+    return d;
+  }
+  if (models.empty()) return d;
+  for (const auto& m : models)
+    if (!m.operating_point) return d;
+  if (models.size() == 1) {
+    const auto& p = *models.front().operating_point;
+    d.threshold = p.threshold;
+    d.calibration = models.front().calibration;
+    d.source = "the checkpoint's operating point (" + p.rule + " on " + std::to_string(p.studies.size()) +
+               " validation studies, " + std::to_string(p.n) + " vertebrae)";
+    return d;
+  }
+  double sum = 0;
+  for (const auto& m : models) sum += m.operating_point->threshold;
+  d.threshold = sum / double(models.size());
+  d.source = "the mean of the " + std::to_string(models.size()) + " models' operating points (no calibration)";
+  return d;
 }
 
 cv::Mat whole_slice_input(const Volume& canonical, const SliceRecipe& rc, int slice, int imgsz) {
@@ -358,6 +398,8 @@ void write_volume_outputs(const fs::path& out_dir, const VolumeStudy& study, con
   info.mask = study.mask_path;
   info.label_scheme = label_scheme;
   info.threshold = opt.threshold;
+  info.threshold_source = opt.threshold_source;
+  info.calibration = findings::calibration_json(opt.calibration);
   for (auto& m : models) {
     info.weights.push_back(m.path);
     info.views.push_back(findings::view_name(m.recipe.view));
@@ -389,7 +431,29 @@ void write_volume_outputs(const fs::path& out_dir, const VolumeStudy& study, con
       tiles.push_back(tile);
     }
   }
-  findings::write_png(out_dir / "montage.png", findings::overlay_montage(tiles));
+  const cv::Mat montage = findings::overlay_montage(tiles);
+  findings::write_png(out_dir / "montage.png", montage);
+
+  findings::HtmlReport page;
+  page.title = "vyolo predict: " + study.case_id;
+  std::string weights;
+  for (const auto& m : models) weights += (weights.empty() ? "" : ", ") + m.path;
+  page.facts = {{"CT", study.source},
+                {"vertebra mask", study.mask ? study.mask_path : "none"},
+                {"weights", weights},
+                {"threshold", findings::format_threshold(opt.threshold) + " on the vertebra score, from " +
+                                  opt.threshold_source},
+                {"probabilities", opt.calibration.identity() ? "the detector's scores (uncalibrated)"
+                                                             : "calibrated (" + opt.calibration.method + ")"},
+                {"score", info.score_note}};
+  page.plots.push_back({"strongest candidates", montage});
+  StudyPage sp;
+  sp.id = study.case_id;
+  sp.source = study.source;
+  sp.f = f;
+  sp.slices = vertebra_slice_images(study, f, models);
+  page.studies.push_back(html_study(sp, opt.threshold));
+  findings::write_html(out_dir / "report.html", page);
   findings::write_candidate_labels(out_dir / "candidates.nii.gz", f.candidates, study.canonical, study.input);
 }
 
@@ -410,6 +474,37 @@ bool is_volume_source(const fs::path& p) {
     if (in.read(buf, 132) && std::string(buf + 128, 4) == "DICM") return true;
   }
   return false;
+}
+
+}  // namespace vyolo::infer
+
+namespace vyolo::infer {
+
+std::map<std::string, cv::Mat> vertebra_slice_images(const VolumeStudy& study, const findings::StudyFindings& f,
+                                                     const std::vector<VolumeModel>& models, int max_images) {
+  std::vector<const findings::VertebraResult*> vs;
+  for (const auto& v : f.vertebrae)
+    if (!v.candidate_ids.empty()) vs.push_back(&v);
+  std::stable_sort(vs.begin(), vs.end(), [](auto* a, auto* b) { return a->score > b->score; });
+  const HuWindows w = models.empty() ? HuWindows{} : models.front().recipe.windows;
+  auto get = [&](View v, int s) { return whole_slice_image(study.canonical, v, s, w); };
+  std::map<std::string, cv::Mat> out;
+  for (const auto* v : vs) {
+    if (static_cast<int>(out.size()) >= max_images) break;
+    const findings::Candidate* best = nullptr;
+    for (const auto& c : f.candidates)
+      if (std::find(v->candidate_ids.begin(), v->candidate_ids.end(), c.id) != v->candidate_ids.end() &&
+          (!best || c.score > best->score))
+        best = &c;
+    if (!best) continue;
+    auto tiles = findings::montage_tiles({*best}, get, 1);
+    if (tiles.empty()) continue;
+    char cap[128];
+    std::snprintf(cap, sizeof cap, "%s: score %.3f, %s", v->name.c_str(), v->score, tiles.front().caption.c_str());
+    tiles.front().caption = cap;
+    out[v->name] = findings::overlay_montage(tiles, 1, 320);
+  }
+  return out;
 }
 
 }  // namespace vyolo::infer

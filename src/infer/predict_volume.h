@@ -15,6 +15,7 @@
 // member score, absent models counting 0). Models of different views fuse the same way, in canonical voxels.
 #pragma once
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,8 @@
 
 #include "config/config.h"
 #include "data/volume.h"
+#include "findings/calibration.h"
+#include "findings/operating_point.h"
 #include "findings/report.h"
 #include "findings/study_findings.h"
 #include "infer/predictor.h"
@@ -54,7 +57,19 @@ struct VolumeModel {
   SliceRecipe recipe;
   std::shared_ptr<Predictor> predictor;
   std::vector<std::string> warnings;  // metadata that was missing and where the value came from instead
+  std::optional<findings::OperatingPoint> operating_point;  // chosen on its validation studies (metadata)
+  findings::Calibration calibration;                        // fitted there too (metadata), or none
 };
+
+// The vertebra threshold and calibration a run uses: `threshold=` when given; else one model's operating point (and
+// its calibration); an ensemble whose models all carry one takes the mean of their thresholds and no calibration
+// (its fused score is a mean of the models' uncalibrated scores); else 0.5. `source` says which, for the reader.
+struct Decision {
+  double threshold = 0.5;
+  std::string source = "default 0.5 (no operating point in the checkpoint)";
+  findings::Calibration calibration;
+};
+Decision decide_threshold(const std::vector<VolumeModel>& models, const std::optional<double>& given);
 
 // Loads a checkpoint (.safetensors through LibTorch, an exported .onnx through OpenCV DNN) and reads its recipe
 // (metadata first, then `fallback`'s data.* with a warning).
@@ -79,7 +94,9 @@ Volume read_mask_on(const std::filesystem::path& mask, const Volume& canonical_c
 struct VolumePredictOptions {
   int batch = 16;
   findings::FindingsOptions findings;  // link / fuse / assign (assign.scheme = the mask's label map)
-  double threshold = 0.5;              // a vertebra / the patient is called fractured at probability >= threshold
+  double threshold = 0.5;              // a vertebra / the patient is called fractured at score >= threshold
+  findings::Calibration calibration;   // turns vertebra and patient scores into probabilities
+  std::string threshold_source = "default 0.5";  // where the threshold came from (Decision::source)
   int montage_tiles = 16;
 };
 
@@ -100,6 +117,11 @@ cv::Mat whole_slice_image(const Volume& canonical, findings::View view, int slic
 void write_volume_outputs(const std::filesystem::path& out_dir, const VolumeStudy& study,
                           const findings::StudyFindings& f, const std::vector<VolumeModel>& models,
                           const VolumePredictOptions& opt, const std::string& label_scheme);
+
+// For each vertebra with a candidate (strongest first, at most max_images): the slice of its strongest candidate with
+// that candidate's boxes drawn, captioned, for reports. Keyed by vertebra name.
+std::map<std::string, cv::Mat> vertebra_slice_images(const VolumeStudy& study, const findings::StudyFindings& f,
+                                                     const std::vector<VolumeModel>& models, int max_images = 12);
 
 // A .nii / .nii.gz file, or a folder holding a DICOM file (by the DICM magic or a .dcm name).
 bool is_volume_source(const std::filesystem::path& p);

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iostream>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -72,16 +73,64 @@ TEST(VolumeEndToEnd, TrainedModelFindsPhantomFracturedVertebrae) {
   EXPECT_EQ(md.at("crop"), "vertebra");
   EXPECT_EQ(md.at("mode"), "hu16");
   EXPECT_EQ(md.at("img_size"), "64");
+  // Training knew the CT studies (prepare's stats.json): the operating point was chosen on the fold's two validation
+  // studies only and stored in both checkpoints.
+  ASSERT_TRUE(md.count("operating_point")) << read_file(t / "train.log");
+  const json op = json::parse(md.at("operating_point"));
+  EXPECT_EQ(op["rule"], "f1");
+  EXPECT_EQ(op["validation"]["studies"], json::array({"sub-phantom007", "sub-phantom008"}));
+  EXPECT_EQ(op["validation"]["n"].get<int>(), 10);
+  const double thr = op["threshold"].get<double>();
+  EXPECT_EQ(st::read((best.parent_path() / "last.safetensors").string()).metadata.at("operating_point"),
+            md.at("operating_point"));
+
   ASSERT_EQ(run(t, "evaluate weights=" + best.string() + " source=" + T + "/test out=" + T + "/eval training.threads=1",
                 t / "eval.log"),
             0)
       << read_file(t / "eval.log");
-  EXPECT_EQ(read_file(t / "eval.log").find("warning"), std::string::npos) << read_file(t / "eval.log");
+  const std::string elog = read_file(t / "eval.log");
+  EXPECT_EQ(elog.find("warning"), std::string::npos) << elog;
+  EXPECT_NE(elog.find("the checkpoint's operating point (f1 on 2 validation studies"), std::string::npos) << elog;
   const json m = json::parse(read_file(t / "eval" / "metrics.json"));
+  EXPECT_DOUBLE_EQ(m["threshold"].get<double>(), thr);
   const json& v = m["levels"]["vertebra"];
   EXPECT_EQ(v["n"].get<int>(), 20);
+  EXPECT_DOUBLE_EQ(v["threshold"].get<double>(), thr);
   EXPECT_GE(v["sensitivity"].get<double>(), 0.75) << v.dump();
   EXPECT_GE(v["specificity"].get<double>(), 0.85) << v.dump();
+  for (const auto& row : v["sweep"])  // the fixed 0.5 beside it, for the record
+    if (row["threshold"].get<double>() == 0.5)
+      std::cout << "[ figures  ] unseen phantoms, vertebra level: operating point " << thr << ": sensitivity "
+                << v["sensitivity"] << ", specificity " << v["specificity"] << "; at 0.5: sensitivity "
+                << row["sensitivity"] << ", specificity " << row["specificity"] << "\n";
+  // The report opens on its own: every study's vertebra table is in it.
+  const std::string html = read_file(t / "eval" / "report.html");
+  for (const char* id : {"sub-phantom001", "sub-phantom002", "sub-phantom003", "sub-phantom004"})
+    EXPECT_NE(html.find(id), std::string::npos) << id;
+  EXPECT_NE(html.find("class=\"vertebrae\""), std::string::npos);
+
+  // Validation studies only decide the threshold: beside the same two validation studies put other studies (the
+  // unseen phantoms); choosing again on `studies=` gives the same threshold. Platt calibration fitted there lowers
+  // the Brier score on them. Without update_weights the checkpoint is left as it was.
+  const fs::path mixed = t / "mixed";
+  fs::copy(t / "test", mixed, fs::copy_options::recursive);
+  for (const char* id : {"sub-phantom007", "sub-phantom008"})
+    fs::copy(t / "train" / id, mixed / id, fs::copy_options::recursive);
+  const std::string before = read_file(best);
+  ASSERT_EQ(run(t,
+                "evaluate weights=" + best.string() + " source=" + mixed.string() + " out=" + T +
+                    "/val2 'studies=[sub-phantom007,sub-phantom008]' operating_point=f1 calibration=platt "
+                    "training.threads=1",
+                t / "val2.log"),
+            0)
+      << read_file(t / "val2.log");
+  const json m2 = json::parse(read_file(t / "val2" / "metrics.json"));
+  EXPECT_DOUBLE_EQ(m2["threshold"].get<double>(), thr) << read_file(t / "val2.log");
+  EXPECT_EQ(m2["levels"]["vertebra"]["n"].get<int>(), 10);
+  EXPECT_EQ(m2["calibration"]["method"], "platt");
+  EXPECT_LT(m2["calibration"]["brier"].get<double>(), m2["calibration"]["brier_uncalibrated"].get<double>())
+      << m2["calibration"].dump();
+  EXPECT_EQ(read_file(best), before);
 
   // The per-study findings.json agree: every truly fractured vertebra of the held-out set is called fractured.
   int called = 0;
@@ -135,6 +184,18 @@ TEST(VolumeEndToEnd, CrossValidationEvaluatesEachFoldOnItsVolumes) {
     EXPECT_EQ(s["evaluated"].size(), 2u) << fold;
   }
   EXPECT_NE(read_file(t / "cv.log").find("vertebra level"), std::string::npos);
+  // Each fold's operating point, chosen on its own validation studies, is in the summary and in its checkpoints.
+  ASSERT_EQ(j["operating_points"].size(), 2u) << j.dump();
+  for (int k = 0; k < 2; ++k) {
+    const json& p = j["operating_points"][k];
+    const std::string fold = "fold_" + std::to_string(k);
+    EXPECT_EQ(p["fold"], fold);
+    if (p.contains("operating_point") && p["operating_point"].is_null()) continue;  // a fold without both classes
+    EXPECT_EQ(p["validation"]["studies"].size(), 2u);
+    const auto md = st::read((dir / fold / "weights" / "best.safetensors").string()).metadata;
+    ASSERT_TRUE(md.count("operating_point")) << fold;
+    EXPECT_DOUBLE_EQ(json::parse(md.at("operating_point"))["threshold"].get<double>(), p["threshold"].get<double>());
+  }
 
   // `vyolo val` on fold_0's last checkpoint, at the trainer's validation batch (2 x 16; validation losses are means
   // over batches, as in Ultralytics), reproduces the losses of the run's last results.csv row.
