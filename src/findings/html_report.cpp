@@ -1,5 +1,7 @@
 #include "findings/html_report.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>

@@ -407,12 +407,13 @@ PageCheck check_in_chromium(const std::string& exe, const std::string& html, con
                                                          std::to_string(WEXITSTATUS(b.status))) + "\n" + b.log);
   for (const auto& l : console_lines(b.log)) pc.problems.push_back("dump-dom run console: " + l);
   pc.dom_text = b.out;
-  std::smatch m;
-  static const std::regex pre(R"(<pre id="vyolo-check">([^<]*)</pre>)");
-  if (!std::regex_search(b.out, m, pre)) {
+  const std::string open = "<pre id=\"vyolo-check\">";
+  size_t at = b.out.find(open), end = at == std::string::npos ? at : b.out.find("</pre>", at);
+  if (end == std::string::npos) {
     pc.problems.push_back("the checker left no result in the DOM");
   } else {
-    pc.dom = nlohmann::json::parse(unescape_text(m[1]), nullptr, false);
+    at += open.size();
+    pc.dom = nlohmann::json::parse(unescape_text(b.out.substr(at, end - at)), nullptr, false);
     if (pc.dom.is_discarded()) pc.problems.push_back("the checker's JSON does not parse");
     else if (!pc.dom["broken"].empty()) pc.problems.push_back("images that did not decode: " + pc.dom["broken"].dump());
   }
