@@ -18,6 +18,7 @@ PKGS=(
   nlohmann-json3-dev                # JSON (safetensors headers, reports)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev          # libFuzzer + ASan/UBSan runtimes for tools/fuzz.sh (GCC's libasan does the rest)
+  chromium                          # headless browser: the HtmlReport.Chromium* tests open report.html in it
 )
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
