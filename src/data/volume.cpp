@@ -154,6 +154,11 @@ Volume read_nifti(const fs::path& path) {
   nifti_1_header hdr;
   if (raw.size() >= sizeof(hdr)) std::memcpy(&hdr, raw.data(), sizeof(hdr));
   if (raw.size() >= sizeof(hdr) && hdr.sizeof_hdr == 348 && std::memcmp(hdr.magic, "n+1", 4) == 0) {
+    // niftilib turns a size of 0 or less into 1 (a 40 x 0 x 10 CT would be read as 40 x 1 x 10): refuse it first.
+    for (int d = 1; d <= hdr.dim[0] && d <= 7; ++d)
+      if (hdr.dim[d] < 1)
+        throw RuntimeError(name + ": NIfTI dim[" + std::to_string(d) + "]=" + std::to_string(hdr.dim[d]) +
+                           " is not a size");
     {
       std::lock_guard<std::mutex> lock(g_nifti_mutex);
       nifti_set_debug_level(0);

@@ -41,10 +41,11 @@ TEST(CorruptInput, LabelCacheEntriesOutsideWhatParsingProducesAreRejected) {
 }
 
 TEST(CorruptInput, LabelCacheDocumentOfAnotherKindIsIgnored) {
-  EXPECT_TRUE(parse_label_cache(R"({"version":2,"nc":1,"entries":{}})", 1, "", "c.json").is_object());
-  EXPECT_TRUE(parse_label_cache(R"({"version":"2","nc":1,"entries":{}})", 1, "", "c.json").is_null());
-  EXPECT_TRUE(parse_label_cache(R"({"version":2,"nc":1.5,"entries":{}})", 1, "", "c.json").is_null());
-  EXPECT_TRUE(parse_label_cache(R"({"version":2,"nc":1,"entries":[]})", 1, "", "c.json").is_null());
+  const std::string v = std::to_string(kLabelCacheVersion);
+  EXPECT_TRUE(parse_label_cache(R"({"version":)" + v + R"(,"nc":1,"entries":{}})", 1, "", "c.json").is_object());
+  EXPECT_TRUE(parse_label_cache(R"({"version":")" + v + R"(","nc":1,"entries":{}})", 1, "", "c.json").is_null());
+  EXPECT_TRUE(parse_label_cache(R"({"version":)" + v + R"(,"nc":1.5,"entries":{}})", 1, "", "c.json").is_null());
+  EXPECT_TRUE(parse_label_cache(R"({"version":)" + v + R"(,"nc":1,"entries":[]})", 1, "", "c.json").is_null());
   EXPECT_TRUE(parse_label_cache(R"([1,2])", 1, "", "c.json").is_null());
   try {
     parse_label_cache("{nope", 1, "", "labels/train.vyolo-cache.json");
