@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
     cv::imencode(".png", img, png);
     auto x = torch::rand({1, 3, sz, sz});
     for (auto& b : backends) {
+      // As `vyolo predict` runs each: LibTorch with the threads; for OpenCV DNN, hand_threads_to_opencv.
+      torch::set_num_threads(threads);
+      cv::setNumThreads(threads);
+      if (b->name() == "OpenCV DNN") infer::hand_threads_to_opencv();
       const double fwd = median_ms(reps, [&] { b->forward(x); });
       infer::Predictor pred(b, sz, ops::NmsOptions{});
       const double p = median_ms(reps, [&] {

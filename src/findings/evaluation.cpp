@@ -61,15 +61,19 @@ void FindingsEvaluator::add(const StudyFindings& pred, const StudyTruth& truth,
 EvaluationResult FindingsEvaluator::result() const {
   EvaluationResult r;
   r.studies = studies_;
+  // The sweep shows the threshold in use beside the fixed ones (an operating point is rarely one of them).
+  std::vector<double> sweep = opt_.sweep;
+  if (std::find(sweep.begin(), sweep.end(), opt_.threshold) == sweep.end()) sweep.push_back(opt_.threshold);
+  std::sort(sweep.begin(), sweep.end());
   auto level = [&](const std::string& name, const std::vector<ScoredUnit>& u) {
     std::vector<double> s;
     std::vector<int> l;
     for (const auto& x : u) s.push_back(x.score), l.push_back(x.label);
-    return evaluate_level(name, s, l, opt_.threshold, opt_.sweep);
+    return evaluate_level(name, s, l, opt_.threshold, sweep);
   };
   if (!slice_s_.empty()) {
     r.has_slice = true;
-    r.slice = evaluate_level("slice", slice_s_, slice_l_, opt_.threshold, opt_.sweep);
+    r.slice = evaluate_level("slice", slice_s_, slice_l_, opt_.threshold, sweep);
   }
   if (!vert_.empty()) {
     r.has_vertebra = true;

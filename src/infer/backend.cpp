@@ -137,12 +137,22 @@ std::shared_ptr<Backend> make_opencv_backend(const std::string& onnx_path, model
   return make_opencv_backend_from_bytes(read_file(onnx_path), onnx_path, spec);
 }
 
+void hand_threads_to_opencv() {
+  const int n = torch::get_num_threads();
+  if (n > 1) {
+    cv::setNumThreads(n);
+    torch::set_num_threads(1);
+  }
+}
+
 std::shared_ptr<Backend> load_backend(const std::string& path, torch::Device device, model::ModelSpec* spec) {
   if (model::is_onnx_path(path)) {
     if (!device.is_cpu())
       throw UsageError(path + ": ONNX models run on the CPU through OpenCV DNN; use device=cpu, or the .safetensors "
                        "checkpoint for device=" + device.str());
-    return make_opencv_backend(path, spec);
+    auto b = make_opencv_backend(path, spec);
+    hand_threads_to_opencv();
+    return b;
   }
   model::ModelSpec s;
   auto net = model::load_model(path, &s);

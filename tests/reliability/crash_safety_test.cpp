@@ -10,10 +10,10 @@
 #include <map>
 #include <set>
 
-#include "common/child_process.h"
 #include "common/fs_util.h"
 #include "common/safetensors.h"
 #include "log/log_reader.h"
+#include "reliability/run_vyolo.h"
 #include "train/train_test_util.h"
 
 namespace fs = std::filesystem;
@@ -21,19 +21,10 @@ using namespace vyolo;
 
 namespace {
 
-struct Result {
-  ChildStatus status;
-  std::string out;
-};
+using Result = test::VyoloRun;
 
-Result run(std::vector<std::string> args, const std::string& kill_at = "") {
-  args.insert(args.begin(), VYOLO_BINARY);
-  Result r;
-  std::vector<std::string> env;
-  if (!kill_at.empty()) env.push_back("VYOLO_KILL_AT=" + kill_at);
-  ChildProcess p(args, [&r](const std::string& line) { r.out += line + "\n"; }, env);
-  r.status = p.wait_for(600);
-  return r;
+Result run(const std::vector<std::string>& args, const std::string& kill_at = "") {
+  return test::run_vyolo({}, args, kill_at);
 }
 
 // results.csv without its time column (the only value that differs between two identical runs).

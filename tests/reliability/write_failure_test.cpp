@@ -9,9 +9,9 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "common/child_process.h"
 #include "common/fs_util.h"
 #include "common/safetensors.h"
+#include "reliability/run_vyolo.h"
 #include "train/train_test_util.h"
 
 namespace fs = std::filesystem;
@@ -19,10 +19,7 @@ using namespace vyolo;
 
 namespace {
 
-struct Result {
-  ChildStatus status;
-  std::string out;
-};
+using Result = test::VyoloRun;
 
 // `vyolo args...`, optionally under `ulimit -f <kb>` (through sh, the test's own shell) and VYOLO_KILL_AT; `as_nobody`
 // (when the test runs as root, for whom permissions do not apply) through setpriv as user nobody.
@@ -31,14 +28,7 @@ Result run(const std::vector<std::string>& args, long ulimit_kb = 0, const std::
   std::vector<std::string> argv;
   if (as_nobody) argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
   if (ulimit_kb > 0) argv.insert(argv.end(), {"sh", "-c", "ulimit -f " + std::to_string(ulimit_kb) + " && exec \"$0\" \"$@\""});
-  argv.push_back(VYOLO_BINARY);
-  argv.insert(argv.end(), args.begin(), args.end());
-  Result r;
-  std::vector<std::string> env;
-  if (!kill_at.empty()) env.push_back("VYOLO_KILL_AT=" + kill_at);
-  ChildProcess p(argv, [&r](const std::string& line) { r.out += line + "\n"; }, env);
-  r.status = p.wait_for(600);
-  return r;
+  return test::run_vyolo(argv, args, kill_at);
 }
 
 size_t csv_rows(const fs::path& csv) {
