@@ -12,29 +12,17 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "median_ms.h"
 #include "common/allocator.h"
 #include "ops/device.h"
 #include "infer/predictor.h"
 #include "model/yolo.h"
 
 using namespace vyolo;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
-template <typename F>
-double median_ms(int reps, F&& f) {
-  f();  // warm-up (oneDNN primitive creation)
-  f();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto a = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+using bench::median_ms;
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "median_ms.h"
 #include "common/allocator.h"
 #include "export/onnx_export.h"
 #include "infer/backend.h"
@@ -20,23 +21,10 @@
 #include "ops/device.h"
 
 using namespace vyolo;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
-template <typename F>
-double median_ms(int reps, F&& f) {
-  f();  // warm-up: oneDNN primitives, OpenCV's layer buffers
-  f();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto a = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+using bench::median_ms;
 
 void print_cpu() {
   std::ifstream in("/proc/cpuinfo");

@@ -6,7 +6,8 @@
 # safetensors file, no temp file left, and no W&B run folder but one per fresh start. Prints one line per round and a summary.
 #
 #   tools/kill_loop.sh [--rounds 20] [--epochs 10] [--out DIR] [--seed 1]
-# Each kill comes at a random moment up to two epochs (as the reference run measured them) after the start.
+# Each kill comes at a random moment up to three epochs (as the reference run measured them, start-up included)
+# after the start: a fresh start needs its start-up and one epoch before the first checkpoint exists.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=20; EPOCHS=10; OUT=/tmp/vyolo-kill-loop; SEED=1
@@ -43,7 +44,7 @@ FRESH=0
 for r in $(seq 1 "$ROUNDS"); do
   resume=""; [ -f "$RUN/weights/last.safetensors" ] && resume=training.resume=true
   [ -z "$resume" ] && FRESH=$((FRESH + 1))
-  delay=$(( (RANDOM % (2 * EPOCH_DS)) + 5 ))  # 0.5 s .. two epochs
+  delay=$(( (RANDOM % (3 * EPOCH_DS)) + 5 ))  # 0.5 s .. three epochs
   # shellcheck disable=SC2046
   "$V" train $(args "$OUT/killed") $resume > "$OUT/round$r.log" 2>&1 &
   pid=$!

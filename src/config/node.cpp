@@ -22,36 +22,6 @@ bool is_one_of(const std::string& s, std::initializer_list<const char*> options)
   return false;
 }
 
-// libstdc++'s std::regex matches by recursion, about one stack frame per character: a 100 kB scalar (an override, a
-// config value) overflows the stack. Longer texts than this are classified without regexes (long_number_kind).
-constexpr size_t kRegexMax = 1000;
-
-enum class NumberKind { None, Int, Float };
-
-// What a long text is: digits with optional underscores, sign, point and exponent -> Int or Float; anything else None.
-NumberKind long_number_kind(const std::string& s) {
-  size_t i = 0, digits = 0;
-  bool dot = false, exp = false;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  for (; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c >= '0' && c <= '9') {
-      ++digits;
-    } else if (c == '_' && !exp) {
-    } else if (c == '.' && !dot && !exp) {
-      dot = true;
-    } else if ((c == 'e' || c == 'E') && !exp && digits) {
-      exp = true;
-      if (i + 1 < s.size() && (s[i + 1] == '+' || s[i + 1] == '-')) ++i;
-      if (i + 1 >= s.size()) return NumberKind::None;
-    } else {
-      return NumberKind::None;
-    }
-  }
-  if (!digits) return NumberKind::None;
-  return dot || exp ? NumberKind::Float : NumberKind::Int;
-}
-
 std::string strip_underscores(const std::string& s) {
   std::string r;
   for (char c : s)
@@ -544,6 +514,29 @@ std::string to_yaml_string(const Node& n) {
   std::string out;
   emit(n, 0, out);
   return out;
+}
+
+NumberKind long_number_kind(const std::string& s) {
+  size_t i = 0, digits = 0;
+  bool dot = false, exp = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c >= '0' && c <= '9') {
+      ++digits;
+    } else if (c == '_' && !exp && digits) {
+    } else if (c == '.' && !dot && !exp) {
+      dot = true;
+    } else if ((c == 'e' || c == 'E') && !exp && digits) {
+      exp = true;
+      if (i + 1 < s.size() && (s[i + 1] == '+' || s[i + 1] == '-')) ++i;
+      if (i + 1 >= s.size()) return NumberKind::None;
+    } else {
+      return NumberKind::None;
+    }
+  }
+  if (!digits) return NumberKind::None;
+  return dot || exp ? NumberKind::Float : NumberKind::Int;
 }
 
 std::string python_float(double v) {

@@ -68,6 +68,13 @@ std::string to_yaml_string(const Node& n);
 // Python's repr of a double as PyYAML writes it ("0.001", "1.0e-05", ".inf").
 std::string python_float(double v);
 
+// libstdc++'s std::regex matches by recursion, about one stack frame per character: texts longer than this are typed
+// by long_number_kind instead of the scalar regexes, so that a 100 kB value cannot overflow the stack.
+constexpr size_t kRegexMax = 1000;
+enum class NumberKind { None, Int, Float };
+// Digits (underscores after the first), optional sign, point and exponent -> Int or Float; anything else None.
+NumberKind long_number_kind(const std::string& s);
+
 // Levenshtein distance, and the up-to-`max` candidates nearest to `key` (ties: input order).
 size_t edit_distance(const std::string& a, const std::string& b);
 std::vector<std::string> closest(const std::string& key, const std::vector<std::string>& candidates, size_t max = 3);

@@ -14,34 +14,6 @@ namespace {
 
 bool key_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '$'; }
 
-// libstdc++'s std::regex matches by recursion (about a stack frame per character): texts longer than this are typed
-// by long_number() instead, so that a 100 kB value cannot overflow the stack.
-constexpr size_t kRegexMax = 1000;
-
-// Digits (underscores between them), optional sign, point and exponent: 'i' an int, 'f' a float, 0 neither.
-char long_number(const std::string& s) {
-  size_t i = 0, digits = 0;
-  bool dot = false, exp = false;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  for (; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c >= '0' && c <= '9') {
-      ++digits;
-    } else if (c == '_' && !exp && digits) {
-    } else if (c == '.' && !dot && !exp) {
-      dot = true;
-    } else if ((c == 'e' || c == 'E') && !exp && digits) {
-      exp = true;
-      if (i + 1 < s.size() && (s[i + 1] == '+' || s[i + 1] == '-')) ++i;
-      if (i + 1 >= s.size()) return 0;
-    } else {
-      return 0;
-    }
-  }
-  if (!digits) return 0;
-  return dot || exp ? 'f' : 'i';
-}
-
 // Hydra's primitive typing: null, true/false (any case), ints and floats with optional underscores, else string.
 // An int beyond 64 bits sets *overflow (Hydra would keep a Python int; nothing here can hold it).
 Node type_primitive(const std::string& s, bool* overflow) {
@@ -62,8 +34,8 @@ Node type_primitive(const std::string& s, bool* overflow) {
   for (char c : s)
     if (c != '_') clean += c;
   const bool long_text = s.size() > kRegexMax;
-  const char kind = long_text ? long_number(s) : 0;
-  if (long_text ? kind == 'i' : std::regex_match(s, int_re)) {
+  const NumberKind kind = long_text ? long_number_kind(s) : NumberKind::None;
+  if (long_text ? kind == NumberKind::Int : std::regex_match(s, int_re)) {
     n.type = Node::Type::Int;
     errno = 0;
     long long v = std::strtoll(clean.c_str(), nullptr, 10);
@@ -71,7 +43,7 @@ Node type_primitive(const std::string& s, bool* overflow) {
     n.text = std::to_string(v);
     return n;
   }
-  if (long_text ? kind == 'f' : std::regex_match(s, float_re)) {
+  if (long_text ? kind == NumberKind::Float : std::regex_match(s, float_re)) {
     n.type = Node::Type::Float;
     std::string lower;
     for (char c : clean) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

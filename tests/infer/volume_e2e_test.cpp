@@ -23,6 +23,7 @@
 
 #include "common/fs_util.h"
 #include "common/safetensors.h"
+#include "findings/chromium_check.h"
 #include "temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -108,6 +109,17 @@ TEST(VolumeEndToEnd, TrainedModelFindsPhantomFracturedVertebrae) {
   for (const char* id : {"sub-phantom001", "sub-phantom002", "sub-phantom003", "sub-phantom004"})
     EXPECT_NE(html.find(id), std::string::npos) << id;
   EXPECT_NE(html.find("class=\"vertebrae\""), std::string::npos);
+  if (!test::chromium_exe().empty()) {  // as a browser shows it: no console error, every image decodes, 4 tables
+    fs::create_directories(t / "chromium");
+    const auto pc = test::check_in_chromium(test::chromium_exe(), html, t / "chromium");
+    std::string problems;
+    for (const auto& p : pc.problems) problems += p + "\n";
+    EXPECT_TRUE(pc.problems.empty()) << problems;
+    ASSERT_EQ(pc.dom["tables"].size(), 4u) << pc.dom.dump();
+    for (const auto& table : pc.dom["tables"]) EXPECT_EQ(table["rows"].size(), 5u) << table.dump();
+  } else {
+    std::cout << "[ skipped  ] report.html in Chromium: chromium not installed (Debian package chromium)\n";
+  }
 
   // Validation studies only decide the threshold: beside the same two validation studies put other studies (the
   // unseen phantoms); choosing again on `studies=` gives the same threshold. An isotonic calibration fitted there
@@ -186,6 +198,13 @@ TEST(VolumeEndToEnd, CrossValidationEvaluatesEachFoldOnItsVolumes) {
     EXPECT_EQ(s["evaluated"].size(), 2u) << fold;
   }
   EXPECT_NE(read_file(t / "cv.log").find("vertebra level"), std::string::npos);
+  if (!test::chromium_exe().empty()) {  // cv_report.html as a browser shows it
+    fs::create_directories(t / "chromium");
+    const auto pc = test::check_in_chromium(test::chromium_exe(), read_file(dir / "cv_report.html"), t / "chromium");
+    std::string problems;
+    for (const auto& p : pc.problems) problems += p + "\n";
+    EXPECT_TRUE(pc.problems.empty()) << problems;
+  }
   // Each fold's operating point, chosen on its own validation studies, is in the summary and in its checkpoints.
   ASSERT_EQ(j["operating_points"].size(), 2u) << j.dump();
   for (int k = 0; k < 2; ++k) {
