@@ -80,6 +80,7 @@ struct TrainingConfig {
   bool bf16 = false;                // autocast to bfloat16 on CPUs that support it
   int threads = 0;                  // 0 = all cores
   bool channels_last = true;        // NHWC memory layout for training (faster convolutions; same results)
+  bool fused_bn_silu = true;        // BatchNorm + SiLU as one op while training NHWC on CPU (ops/bn_silu.h)
   double max_grad_norm = 10.0;
   // Data-parallel training (c10d): ranks this command starts on this machine (1: none; a launcher such as torchrun
   // sets the ranks itself), BatchNorm statistics over all ranks, and how long a rank waits for the others.

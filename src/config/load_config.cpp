@@ -141,7 +141,7 @@ std::vector<std::pair<std::string, Field>> field_table(Config& c) {
           {"training.focal_alpha", &t.focal_alpha}, {"training.hyp", &t.hyp}, {"training.cos_lr", &t.cos_lr},
           {"training.nbs", &t.nbs}, {"training.val", &t.val}, {"training.resume", &t.resume},
           {"training.bf16", &t.bf16}, {"training.threads", &t.threads},
-          {"training.channels_last", &t.channels_last}, {"training.max_grad_norm", &t.max_grad_norm},
+          {"training.channels_last", &t.channels_last}, {"training.fused_bn_silu", &t.fused_bn_silu}, {"training.max_grad_norm", &t.max_grad_norm},
           {"training.nproc", &t.nproc}, {"training.sync_bn", &t.sync_bn},
           {"training.dist_timeout", &t.dist_timeout},
           {"val.rect", &c.val.rect}, {"cv.parallel", &c.cv.parallel},

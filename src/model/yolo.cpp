@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "ops/anchors.h"
+#include "ops/bn_silu.h"
 
 namespace vyolo::model {
 
@@ -58,9 +59,10 @@ torch::Tensor ConvBlockImpl::forward(torch::Tensor x) {
   } else {
     y = conv_forward(x, conv->weight, {}, stride_, pad_, groups_);
     count_conv(y, conv->weight, false);
-    y = norm ? norm(*bn, y) : bn->forward(y);
     // thop counts an affine BatchNorm as 4 operations per element, and Ultralytics doubles thop counts.
     if (g_macs) *g_macs += 4.0 * static_cast<double>(y.numel());
+    if (act_ && !norm && is_training() && ops::bn_silu_applies(y)) return ops::bn_silu(y, *bn);
+    y = norm ? norm(*bn, y) : bn->forward(y);
   }
   return act_ ? torch::silu(y) : y;
 }

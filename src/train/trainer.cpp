@@ -29,6 +29,7 @@
 #include "dist/group.h"
 #include "dist/sync_batchnorm.h"
 #include "eval/plots.h"
+#include "ops/bn_silu.h"
 #include "ops/device.h"
 #include "log/logger.h"
 #include "loss/detection_loss.h"
@@ -347,6 +348,7 @@ void Run::setup_model() {
   }
   net_->to(device_);
   channels_last_ = cfg_.training.channels_last;
+  ops::set_bn_silu_fusion(cfg_.training.fused_bn_silu);
   if (channels_last_) to_channels_last(*net_);
   model::YoloV8 ema_net(cfg_.model.variant, nc_, cfg_.model.input_channels);
   ema_net->to(device_);
