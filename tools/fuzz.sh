@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzing with libFuzzer + ASan + UBSan (fuzz/, one target per reader; README "Fuzzing and sanitizers").
 #
-#   tools/fuzz.sh [--seconds N] [--target T]... [--jobs J] [--timeout S] [--no-build]
+#   tools/fuzz.sh [--seconds N] [--target T]... [--jobs J] [--timeout S] [--seed N] [--no-build]
 #
 # Builds the targets into ./build-fuzz (clang, -DVYOLO_FUZZ=ON: no LibTorch), assembles each target's corpus (the
 # committed seeds in fuzz/corpus/T, seeds made from the real files in ../shared when present, and what earlier runs
@@ -17,6 +17,7 @@ SECONDS_EACH=60
 TIMEOUT=20  # seconds one input may take; raise it when the machine is shared (a starved process times out)
 JOBS=${VYOLO_JOBS:-2}
 BUILD=1
+SEED=""  # libFuzzer's random seed; fixed (--seed) the mutations are the same on every machine
 TARGETS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,6 +25,7 @@ while [ $# -gt 0 ]; do
     --target) TARGETS+=("$2"); shift 2 ;;
     --jobs) JOBS=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
+    --seed) SEED=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "fuzz.sh: unknown argument $1" >&2; exit 2 ;;
@@ -106,6 +108,7 @@ run_one() {
   [ -d "$SEEDS/$t" ] && dirs+=("$SEEDS/$t")
   local opts=() rc=0
   [ -n "$(dict_of "$t")" ] && opts+=(-dict="$(dict_of "$t")")
+  [ -n "$SEED" ] && opts+=(-seed="$SEED")
   TMPDIR=$tmp "$B/fuzz/fuzz_$t" -max_total_time="$SECONDS_EACH" -timeout="$TIMEOUT" -rss_limit_mb=2048 \
     -max_len="$(max_len "$t")" -print_final_stats=1 -artifact_prefix="$crashes/" "${opts[@]}" "${dirs[@]}" \
     >"$log" 2>&1 || rc=$?

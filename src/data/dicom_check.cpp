@@ -249,6 +249,11 @@ DicomCheck check_dicom_structure(const std::string& b, std::string* why, DicomIn
     }
     if (ts.empty()) throw Bad("no transfer syntax (0002,0010) in the File Meta Information");
     if (ts == "1.2.840.10008.1.2.2") throw Bad("explicit VR big endian (retired) is not supported");
+    // GDCM 3.0's RLE decoder asserts (aborts the process) when a stream decodes to another length than the image's;
+    // telling which streams it accepts would mean decoding them here, so RLE files are refused (found by fuzzing).
+    if (ts == "1.2.840.10008.1.2.5")
+      throw Bad("RLE Lossless pixel data is not read (GDCM aborts on a corrupt RLE stream); convert the series to "
+                "uncompressed or JPEG 2000 first, e.g. gdcmconv --raw");
     const bool explicit_vr = ts != "1.2.840.10008.1.2";
     if (ts == "1.2.840.10008.1.2.1.99") {
       const std::string body = inflate_raw(b, meta_end);

@@ -2,7 +2,8 @@
 // several of them fire on corrupt or truncated files (e.g. a File Meta Information element that runs past the end of
 // the file aborts in FileMetaInformation::ReadCompat): the process would die instead of reporting the file. This walk
 // of the data elements (PS3.5 §7: explicit and implicit VR little endian, deflated datasets, nested sequences and
-// items, encapsulated pixel data) rejects such files first, with the reason.
+// items, encapsulated pixel data) rejects such files first, with the reason. RLE Lossless files are refused too:
+// GDCM's RLE decoder asserts on streams of the wrong length.
 #pragma once
 #include <cstdint>
 #include <string>

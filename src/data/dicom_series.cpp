@@ -1,4 +1,4 @@
-// DICOM series IO through GDCM (decodes JPEG 2000, JPEG, RLE through its codecs).
+// DICOM series IO through GDCM (decodes JPEG 2000 and JPEG through its codecs; RLE is refused by dicom_check).
 #include <algorithm>
 #include <cctype>
 #include <cmath>
