@@ -5,7 +5,8 @@
 #
 # Builds the targets into ./build-fuzz (clang, -DVYOLO_FUZZ=ON: no LibTorch), assembles each target's corpus (the
 # committed seeds in fuzz/corpus/T, seeds made from the real files in ../shared when present, and what earlier runs
-# found in build-fuzz/corpus/T), runs each target for N seconds (default 60; J targets at once, default 2) and prints
+# found in build-fuzz/corpus/T), runs each target for N seconds (default 60; 0: replays the corpus only, no new
+# inputs; J targets at once, default 2) and prints
 # executions and crashes per target. Exits 1 when a target crashed; the input is kept as
 # build-fuzz/crashes/T/crash-<sha1> (or leak-, timeout-, oom-) and its path printed. Replay one input with
 #   build-fuzz/fuzz/fuzz_T <file>
@@ -109,7 +110,9 @@ run_one() {
   local opts=() rc=0
   [ -n "$(dict_of "$t")" ] && opts+=(-dict="$(dict_of "$t")")
   [ -n "$SEED" ] && opts+=(-seed="$SEED")
-  TMPDIR=$tmp "$B/fuzz/fuzz_$t" -max_total_time="$SECONDS_EACH" -timeout="$TIMEOUT" -rss_limit_mb=2048 \
+  # --seconds 0: replay the corpus only (no new inputs), the same inputs on every machine: the CI gate.
+  if [ "$SECONDS_EACH" = 0 ]; then opts+=(-runs=0); else opts+=(-max_total_time="$SECONDS_EACH"); fi
+  TMPDIR=$tmp "$B/fuzz/fuzz_$t" -timeout="$TIMEOUT" -rss_limit_mb=2048 \
     -max_len="$(max_len "$t")" -print_final_stats=1 -artifact_prefix="$crashes/" "${opts[@]}" "${dirs[@]}" \
     >"$log" 2>&1 || rc=$?
   rm -rf "$tmp"
