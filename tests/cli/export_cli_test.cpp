@@ -4,32 +4,20 @@
 
 #include <cstdlib>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include "common/fs_util.h"
 #include "temp_dir.h"
+#include "vyolo_cli.h"
 
 namespace fs = std::filesystem;
 
 using namespace vyolo;
+using vyolo::test::run_vyolo_cli;
 using json = nlohmann::json;
 using vyolo::test::TempDir;
 
 namespace {
-
-int run(const std::string& args, std::string* out = nullptr) {
-  static int calls = 0;
-  const std::string log = (fs::temp_directory_path() / ("vyolo_export_cli_" + std::to_string(::getpid()) + "_" +
-                                                        std::to_string(calls++) + ".log")).string();
-  int rc = std::system((std::string(VYOLO_BINARY) + " " + args + " > " + log + " 2>&1").c_str());
-  if (out) *out = read_file(log);
-  std::error_code ec;
-  fs::remove(log, ec);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 struct Box {
   int cls;
@@ -58,9 +46,10 @@ TEST(ExportCli, PredictWithTheOnnxGivesTheCheckpointsBoxesOnRealImages) {
   fs::copy_file(dir / "yolov8n_spine_ul.safetensors", tmp.path / "spine.safetensors");
   std::string log;
   // dynamic=true: the non-square X-rays keep the minimal-rectangle letterbox of the checkpoint's predictor.
-  ASSERT_EQ(run("export weights=" + (tmp.path / "spine.safetensors").string() + " format=onnx imgsz=320 dynamic=true",
-                &log),
-            0)
+  ASSERT_EQ(
+      run_vyolo_cli(
+          "export weights=" + (tmp.path / "spine.safetensors").string() + " format=onnx imgsz=320 dynamic=true", &log),
+      0)
       << log;
   EXPECT_NE(log.find("ONNX checker and shape inference passed"), std::string::npos) << log;
   ASSERT_TRUE(fs::exists(tmp.path / "spine.onnx"));
@@ -71,10 +60,10 @@ TEST(ExportCli, PredictWithTheOnnxGivesTheCheckpointsBoxesOnRealImages) {
     std::map<std::string, std::vector<Box>> got[2];
     for (int k = 0; k < 2; ++k) {
       const std::string name = (k ? "onnx" : "st") + std::to_string(imgsz);
-      ASSERT_EQ(run("predict weights=" + (tmp.path / (k ? "spine.onnx" : "spine.safetensors")).string() + " source=" +
-                        (dir / "images").string() + " imgsz=" + std::to_string(imgsz) + " save=false project=" +
-                        (tmp.path / "runs").string() + " name=" + name,
-                    &log),
+      ASSERT_EQ(run_vyolo_cli("predict weights=" + (tmp.path / (k ? "spine.onnx" : "spine.safetensors")).string() +
+                                  " source=" + (dir / "images").string() + " imgsz=" + std::to_string(imgsz) +
+                                  " save=false project=" + (tmp.path / "runs").string() + " name=" + name,
+                              &log),
                 0)
           << log;
       got[k] = read_predictions(tmp.path / "runs" / name);
@@ -120,7 +109,7 @@ TEST(ExportCli, BadArgumentsAndModelsFailWithClearMessages) {
   const std::string runs = " project=" + (tmp.path / "runs").string();
   std::string log;
   auto expect = [&](const std::string& args, int rc, const std::string& needle) {
-    EXPECT_EQ(run(args, &log), rc) << args << "\n" << log;
+    EXPECT_EQ(run_vyolo_cli(args, &log), rc) << args << "\n" << log;
     EXPECT_NE(log.find(needle), std::string::npos) << args << "\n" << log;
   };
   expect("export format=onnx", 2, "weights=");

@@ -2,34 +2,17 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
-
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "common/fs_util.h"
+#include "vyolo_cli.h"
 
 namespace fs = std::filesystem;
 
 using namespace vyolo;
-
-namespace {
-
-int run(const std::string& args, std::string* out = nullptr) {
-  // One log per call: CTest runs tests in parallel processes.
-  static int calls = 0;
-  const std::string log = (fs::temp_directory_path() / ("vyolo_predict_cli_" + std::to_string(::getpid()) + "_" +
-                                                        std::to_string(calls++) + ".log")).string();
-  int rc = std::system((std::string(VYOLO_BINARY) + " " + args + " > " + log + " 2>&1").c_str());
-  if (out) *out = read_file(log);
-  std::error_code ec;
-  fs::remove(log, ec);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-}  // namespace
+using vyolo::test::run_vyolo_cli;
 
 TEST(PredictCli, ImagesFolderWritesOverlaysLabelsAndSkipsBadFiles) {
   auto shared = shared_dir();
@@ -42,10 +25,10 @@ TEST(PredictCli, ImagesFolderWritesOverlaysLabelsAndSkipsBadFiles) {
   write_file_atomic(dir / "src/notes.txt", "not an image");
   write_file_atomic(dir / "src/broken.png", read_file(shared / "parity/valimg0000.png").substr(0, 200));
   std::string log;
-  ASSERT_EQ(run("predict weights=" + (shared / "parity/trained_weights.safetensors").string() + " source=" +
-                    (dir / "src").string() + " imgsz=256 save_txt=true project=" + (dir / "runs").string() +
-                    " name=p",
-                &log),
+  ASSERT_EQ(run_vyolo_cli("predict weights=" + (shared / "parity/trained_weights.safetensors").string() +
+                              " source=" + (dir / "src").string() +
+                              " imgsz=256 save_txt=true project=" + (dir / "runs").string() + " name=p",
+                          &log),
             0)
       << log;
   auto out = dir / "runs/p";
@@ -65,8 +48,8 @@ TEST(PredictCli, ImagesFolderWritesOverlaysLabelsAndSkipsBadFiles) {
   EXPECT_EQ(j["skipped"].size(), 2u);
   EXPECT_NE(log.find("broken.png"), std::string::npos);
   // A second run without exist_ok gets a new numbered folder.
-  ASSERT_EQ(run("predict weights=" + (shared / "parity/trained_weights.safetensors").string() + " source=" +
-                (dir / "src/valimg0000.png").string() + " project=" + (dir / "runs").string() + " name=p"),
+  ASSERT_EQ(run_vyolo_cli("predict weights=" + (shared / "parity/trained_weights.safetensors").string() + " source=" +
+                          (dir / "src/valimg0000.png").string() + " project=" + (dir / "runs").string() + " name=p"),
             0);
   EXPECT_TRUE(fs::exists(dir / "runs/p2/predictions.json"));
   fs::remove_all(dir);
@@ -81,18 +64,18 @@ TEST(PredictCli, BadWeightsAndPathsFailWithClearMessages) {
   fs::create_directories(dir);
   write_file_atomic(dir / "trunc.safetensors", read_file(shared / "parity/trained_weights.safetensors").substr(0, 5000));
   std::string log;
-  EXPECT_EQ(run("predict weights=" + (dir / "trunc.safetensors").string() + " source=" +
-                    (shared / "parity/valimg0000.png").string() + " project=" + (dir / "runs").string(),
-                &log),
+  EXPECT_EQ(run_vyolo_cli("predict weights=" + (dir / "trunc.safetensors").string() + " source=" +
+                              (shared / "parity/valimg0000.png").string() + " project=" + (dir / "runs").string(),
+                          &log),
             1);
   EXPECT_NE(log.find("trunc.safetensors"), std::string::npos) << log;
   EXPECT_NE(log.find("truncated"), std::string::npos) << log;
-  EXPECT_EQ(run("predict weights=" + (shared / "parity/trained_weights.safetensors").string() + " source=" +
-                    (dir / "missing").string() + " project=" + (dir / "runs").string(),
-                &log),
+  EXPECT_EQ(run_vyolo_cli("predict weights=" + (shared / "parity/trained_weights.safetensors").string() +
+                              " source=" + (dir / "missing").string() + " project=" + (dir / "runs").string(),
+                          &log),
             1);
   EXPECT_NE(log.find("missing"), std::string::npos) << log;
-  EXPECT_EQ(run("predict source=x", &log), 2);
+  EXPECT_EQ(run_vyolo_cli("predict source=x", &log), 2);
   EXPECT_NE(log.find("weights="), std::string::npos) << log;
   fs::remove_all(dir);
 }

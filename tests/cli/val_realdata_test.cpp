@@ -3,28 +3,16 @@
 // imgsz 320, batch 16, conf 0.001, iou 0.7), with rectangular batches (its default) and with square ones.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include "common/fs_util.h"
 #include "temp_dir.h"
+#include "vyolo_cli.h"
 
 namespace fs = std::filesystem;
 
 using namespace vyolo;
-
-namespace {
-
-int run(const std::string& args, const fs::path& log, std::string* out) {
-  int rc = std::system((std::string(VYOLO_BINARY) + " " + args + " > " + log.string() + " 2>&1").c_str());
-  *out = read_file(log);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-}  // namespace
+using vyolo::test::run_vyolo_cli;
 
 TEST(ValRealData, ReproducesUltralyticsOnTheSpineSetRectAndSquare) {
   const auto shared = shared_dir();
@@ -44,12 +32,13 @@ TEST(ValRealData, ReproducesUltralyticsOnTheSpineSetRectAndSquare) {
     SCOPED_TRACE(mode);
     const bool rect = std::string(mode) == "rect";
     std::string log;
-    ASSERT_EQ(run("val weights=" + (shared / "parity/realdata/yolov8n_spine_ul.safetensors").string() +
-                      " data.data_yaml=" + (tmp.path / "data.yaml").string() +
-                      " data.image_size=320 data.batch_size=16 conf=0.001 iou=0.7 val.rect=" +
-                      (rect ? "true" : "false") + " project=" + (tmp.path / "runs").string() + " name=" + mode,
-                  tmp.path / (std::string(mode) + ".log"), &log),
-              0)
+    ASSERT_EQ(
+        run_vyolo_cli("val weights=" + (shared / "parity/realdata/yolov8n_spine_ul.safetensors").string() +
+                          " data.data_yaml=" + (tmp.path / "data.yaml").string() +
+                          " data.image_size=320 data.batch_size=16 conf=0.001 iou=0.7 val.rect=" +
+                          (rect ? "true" : "false") + " project=" + (tmp.path / "runs").string() + " name=" + mode,
+                      tmp.path / (std::string(mode) + ".log"), &log),
+        0)
         << log;
     const auto m = nlohmann::json::parse(read_file(tmp.path / "runs" / mode / "metrics.json"));
     EXPECT_EQ(m["images"], 401);

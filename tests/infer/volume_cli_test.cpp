@@ -2,7 +2,6 @@
 // it has not been built).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -12,10 +11,12 @@
 #include "data/phantom.h"
 #include "model/weights.h"
 #include "temp_dir.h"
+#include "vyolo_cli.h"
 
 namespace fs = std::filesystem;
 
 using namespace vyolo;
+using vyolo::test::run_vyolo_cli;
 using json = nlohmann::json;
 
 namespace {
@@ -36,12 +37,6 @@ fs::path write_model(const fs::path& dir, const std::string& name, int seed) {
   return p;
 }
 
-int run(const std::string& args, const fs::path& log) {
-  const std::string cmd = std::string(VYOLO_BINARY) + " " + args + " > " + log.string() + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 bool have_binary() { return fs::exists(VYOLO_BINARY); }
 
 }  // namespace
@@ -57,10 +52,11 @@ TEST(VolumeCli, PredictWithTwoModelsAndEvaluate) {
   const fs::path c1 = tmp.path / "studies" / phantom_case_id(1);
   const std::string common = "conf=0.005 training.threads=2 project=" + tmp.path.string() + "/runs";
 
-  ASSERT_EQ(run("predict weights=[" + a.string() + "," + b.string() + "] source=" + (c1 / "ct.nii.gz").string() +
-                    " mask=" + (c1 / "vertebrae.nii.gz").string() + " " + common,
-                tmp.path / "p.log"),
-            0)
+  ASSERT_EQ(
+      run_vyolo_cli("predict weights=[" + a.string() + "," + b.string() + "] source=" + (c1 / "ct.nii.gz").string() +
+                        " mask=" + (c1 / "vertebrae.nii.gz").string() + " " + common,
+                    tmp.path / "p.log"),
+      0)
       << read_file(tmp.path / "p.log");
   const fs::path out = tmp.path / "runs" / "predict";
   for (const char* f : {"findings.json", "findings.csv", "findings_vertebrae.csv", "montage.png", "candidates.nii.gz",
@@ -71,27 +67,27 @@ TEST(VolumeCli, PredictWithTwoModelsAndEvaluate) {
   EXPECT_EQ(j["vertebrae"].size(), 3u);
 
   // A checkpoint trained on axial slices asked for coronal: a usage error (exit 2), no run folder.
-  EXPECT_EQ(run("predict weights=" + a.string() + " source=" + (c1 / "ct.nii.gz").string() +
-                    " data.view=coronal project=" + tmp.path.string() + "/bad",
-                tmp.path / "v.log"),
+  EXPECT_EQ(run_vyolo_cli("predict weights=" + a.string() + " source=" + (c1 / "ct.nii.gz").string() +
+                              " data.view=coronal project=" + tmp.path.string() + "/bad",
+                          tmp.path / "v.log"),
             2);
   EXPECT_NE(read_file(tmp.path / "v.log").find("axial"), std::string::npos) << read_file(tmp.path / "v.log");
   EXPECT_FALSE(fs::exists(tmp.path / "bad"));
 
   // An empty study folder: a runtime error (exit 1) that says so.
   fs::create_directories(tmp.path / "empty_study");
-  EXPECT_EQ(run("predict weights=" + a.string() + " source=" + (tmp.path / "empty_study").string() + " project=" +
-                    tmp.path.string() + "/bad",
-                tmp.path / "x.log"),
+  EXPECT_EQ(run_vyolo_cli("predict weights=" + a.string() + " source=" + (tmp.path / "empty_study").string() +
+                              " project=" + tmp.path.string() + "/bad",
+                          tmp.path / "x.log"),
             1);
   EXPECT_NE(read_file(tmp.path / "x.log").find("empty folder"), std::string::npos) << read_file(tmp.path / "x.log");
   EXPECT_FALSE(fs::exists(tmp.path / "bad"));
 
   // Evaluate: two studies and one without a CT (skipped, counted).
   fs::create_directories(tmp.path / "studies" / "broken");
-  ASSERT_EQ(run("evaluate weights=" + a.string() + " source=" + (tmp.path / "studies").string() +
-                    " out=" + (tmp.path / "eval").string() + " conf=0.005 training.threads=2",
-                tmp.path / "e.log"),
+  ASSERT_EQ(run_vyolo_cli("evaluate weights=" + a.string() + " source=" + (tmp.path / "studies").string() +
+                              " out=" + (tmp.path / "eval").string() + " conf=0.005 training.threads=2",
+                          tmp.path / "e.log"),
             0)
       << read_file(tmp.path / "e.log");
   const json m = json::parse(read_file(tmp.path / "eval" / "metrics.json"));
@@ -103,9 +99,10 @@ TEST(VolumeCli, PredictWithTwoModelsAndEvaluate) {
 
   // studies=[...]: just the named study folders; a name without a folder is skipped with the reason.
   const std::string first = s["evaluated"][0]["study"].get<std::string>();
-  ASSERT_EQ(run("evaluate weights=" + a.string() + " source=" + (tmp.path / "studies").string() + " out=" +
-                    (tmp.path / "eval1").string() + " 'studies=[" + first + ",no_such_case]' training.threads=2",
-                tmp.path / "e1.log"),
+  ASSERT_EQ(run_vyolo_cli("evaluate weights=" + a.string() + " source=" + (tmp.path / "studies").string() +
+                              " out=" + (tmp.path / "eval1").string() + " 'studies=[" + first +
+                              ",no_such_case]' training.threads=2",
+                          tmp.path / "e1.log"),
             0)
       << read_file(tmp.path / "e1.log");
   const json s1 = json::parse(read_file(tmp.path / "eval1" / "studies.json"));

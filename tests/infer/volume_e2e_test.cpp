@@ -25,24 +25,19 @@
 #include "common/safetensors.h"
 #include "findings/chromium_check.h"
 #include "temp_dir.h"
+#include "vyolo_cli.h"
 
 namespace fs = std::filesystem;
 
 using namespace vyolo;
+using vyolo::test::run_vyolo_cli;
 using json = nlohmann::json;
 
 namespace {
 
 // The commands run with one intra-op thread: CTest runs two tests at once on the 2-core machine, and two-thread
 // OpenMP regions beside another busy process were measured 10x slower at these small images (0.8 vs 8 it/s), while
-// one thread alone is within 15 % of two.
-int run(const fs::path& cwd, const std::string& args, const fs::path& log) {
-  const std::string cmd =
-      "cd " + cwd.string() + " && " + std::string(VYOLO_BINARY) + " " + args + " > " + log.string() + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
+// one thread alone is within 15 % of two. Each runs in the test's folder.
 using vyolo::test::TempDir;
 
 }  // namespace
@@ -52,19 +47,22 @@ TEST(VolumeEndToEnd, TrainedModelFindsPhantomFracturedVertebrae) {
   TempDir tmp("e2e");
   const fs::path& t = tmp.path;
   const std::string T = t.string();
-  ASSERT_EQ(run(t, "synth out=" + T + "/train cases=8 vertebrae=5 seed=1", t / "synth1.log"), 0);
-  ASSERT_EQ(run(t, "synth out=" + T + "/test cases=4 vertebrae=5 seed=2", t / "synth2.log"), 0);
-  ASSERT_EQ(run(t, "prepare source=" + T + "/train out=" + T + "/ds view=axial image_size=64 crop=vertebra",
-                t / "prepare.log"),
+  ASSERT_EQ(run_vyolo_cli("synth out=" + T + "/train cases=8 vertebrae=5 seed=1", t / "synth1.log", nullptr, t), 0);
+  ASSERT_EQ(run_vyolo_cli("synth out=" + T + "/test cases=4 vertebrae=5 seed=2", t / "synth2.log", nullptr, t), 0);
+  ASSERT_EQ(run_vyolo_cli("prepare source=" + T + "/train out=" + T + "/ds view=axial image_size=64 crop=vertebra",
+                          t / "prepare.log", nullptr, t),
             0)
       << read_file(t / "prepare.log");
-  ASSERT_EQ(run(t,
-                "train data.data_dir=" + T + "/ds data.image_size=64 model.img_size=64 "
-                "'split.train_patients=[sub-phantom001,sub-phantom002,sub-phantom003,sub-phantom004,sub-phantom005,"
-                "sub-phantom006]' 'split.val_patients=[sub-phantom007,sub-phantom008]' training.epochs=20 "
-                "logging.logger=none logging.log_dir=" + T + "/runs logging.experiment_name=e2e data.batch_size=16 "
-                "training.threads=1 data.num_workers=1",
-                t / "train.log"),
+  ASSERT_EQ(run_vyolo_cli(
+                "train data.data_dir=" + T +
+                    "/ds data.image_size=64 model.img_size=64 "
+                    "'split.train_patients=[sub-phantom001,sub-phantom002,sub-phantom003,sub-phantom004,sub-phantom005,"
+                    "sub-phantom006]' 'split.val_patients=[sub-phantom007,sub-phantom008]' training.epochs=20 "
+                    "logging.logger=none logging.log_dir=" +
+                    T +
+                    "/runs logging.experiment_name=e2e data.batch_size=16 "
+                    "training.threads=1 data.num_workers=1",
+                t / "train.log", nullptr, t),
             0)
       << read_file(t / "train.log");
   const fs::path best = t / "runs" / "e2e" / "fold_0" / "weights" / "best.safetensors";
@@ -85,8 +83,9 @@ TEST(VolumeEndToEnd, TrainedModelFindsPhantomFracturedVertebrae) {
   EXPECT_EQ(st::read((best.parent_path() / "last.safetensors").string()).metadata.at("operating_point"),
             md.at("operating_point"));
 
-  ASSERT_EQ(run(t, "evaluate weights=" + best.string() + " source=" + T + "/test out=" + T + "/eval training.threads=1",
-                t / "eval.log"),
+  ASSERT_EQ(run_vyolo_cli(
+                "evaluate weights=" + best.string() + " source=" + T + "/test out=" + T + "/eval training.threads=1",
+                t / "eval.log", nullptr, t),
             0)
       << read_file(t / "eval.log");
   const std::string elog = read_file(t / "eval.log");
@@ -131,11 +130,10 @@ TEST(VolumeEndToEnd, TrainedModelFindsPhantomFracturedVertebrae) {
   for (const char* id : {"sub-phantom007", "sub-phantom008"})
     fs::copy(t / "train" / id, mixed / id, fs::copy_options::recursive);
   const std::string before = read_file(best);
-  ASSERT_EQ(run(t,
-                "evaluate weights=" + best.string() + " source=" + mixed.string() + " out=" + T +
-                    "/val2 'studies=[sub-phantom007,sub-phantom008]' operating_point=f1 calibration=isotonic "
-                    "training.threads=1",
-                t / "val2.log"),
+  ASSERT_EQ(run_vyolo_cli("evaluate weights=" + best.string() + " source=" + mixed.string() + " out=" + T +
+                              "/val2 'studies=[sub-phantom007,sub-phantom008]' operating_point=f1 calibration=isotonic "
+                              "training.threads=1",
+                          t / "val2.log", nullptr, t),
             0)
       << read_file(t / "val2.log");
   const json m2 = json::parse(read_file(t / "val2" / "metrics.json"));
@@ -164,20 +162,25 @@ TEST(VolumeEndToEnd, CrossValidationEvaluatesEachFoldOnItsVolumes) {
   TempDir tmp("cv");
   const fs::path& t = tmp.path;
   const std::string T = t.string();
-  ASSERT_EQ(run(t, "synth out=" + T + "/ct cases=4 vertebrae=5 seed=3", t / "synth.log"), 0);
-  ASSERT_EQ(run(t, "prepare source=" + T + "/ct out=" + T + "/ds image_size=64 max_negatives=2", t / "prepare.log"), 0)
+  ASSERT_EQ(run_vyolo_cli("synth out=" + T + "/ct cases=4 vertebrae=5 seed=3", t / "synth.log", nullptr, t), 0);
+  ASSERT_EQ(run_vyolo_cli("prepare source=" + T + "/ct out=" + T + "/ds image_size=64 max_negatives=2",
+                          t / "prepare.log", nullptr, t),
+            0)
       << read_file(t / "prepare.log");
-  ASSERT_EQ(run(t, "split data=" + T + "/ds folds=2 seed=1 out=" + T + "/conf/split", t / "split.log"), 0)
+  ASSERT_EQ(
+      run_vyolo_cli("split data=" + T + "/ds folds=2 seed=1 out=" + T + "/conf/split", t / "split.log", nullptr, t), 0)
       << read_file(t / "split.log");
   const fs::path src = fs::path(VYOLO_SOURCE_DIR) / "conf";
   fs::copy_file(src / "config.yaml", t / "conf" / "config.yaml");
   for (const char* g : {"data", "hyp", "logging", "model"})
     fs::copy(src / g, t / "conf" / g, fs::copy_options::recursive);
-  ASSERT_EQ(run(t,
-                "cv -cd " + T + "/conf data.data_dir=" + T + "/ds data.image_size=64 model.img_size=64 "
-                "training.epochs=1 logging.logger=none logging.log_dir=" + T + "/runs logging.experiment_name=cv "
-                "data.num_workers=1 training.threads=1",
-                t / "cv.log"),
+  ASSERT_EQ(run_vyolo_cli("cv -cd " + T + "/conf data.data_dir=" + T +
+                              "/ds data.image_size=64 model.img_size=64 "
+                              "training.epochs=1 logging.logger=none logging.log_dir=" +
+                              T +
+                              "/runs logging.experiment_name=cv "
+                              "data.num_workers=1 training.threads=1",
+                          t / "cv.log", nullptr, t),
             0)
       << read_file(t / "cv.log");
   const fs::path dir = t / "runs" / "cv";
@@ -220,12 +223,12 @@ TEST(VolumeEndToEnd, CrossValidationEvaluatesEachFoldOnItsVolumes) {
 
   // `vyolo val` on fold_0's last checkpoint, at the trainer's validation batch (2 x 16; validation losses are means
   // over batches, as in Ultralytics), reproduces the losses of the run's last results.csv row.
-  ASSERT_EQ(run(t,
-                "val -cd " + T + "/conf weights=" + (dir / "fold_0" / "weights" / "last.safetensors").string() +
-                    " split=fold_0 data.data_dir=" + T + "/ds data.image_size=64 data.batch_size=32 project=" + T +
-                    "/val name=v training.threads=1",
-                t / "val.log"),
-            0)
+  ASSERT_EQ(
+      run_vyolo_cli("val -cd " + T + "/conf weights=" + (dir / "fold_0" / "weights" / "last.safetensors").string() +
+                        " split=fold_0 data.data_dir=" + T + "/ds data.image_size=64 data.batch_size=32 project=" + T +
+                        "/val name=v training.threads=1",
+                    t / "val.log", nullptr, t),
+      0)
       << read_file(t / "val.log");
   const json vm = json::parse(read_file(t / "val" / "v" / "metrics.json"))["metrics"];
   std::istringstream csv(read_file(dir / "fold_0" / "results.csv"));
