@@ -44,6 +44,9 @@ struct DataConfig {
   std::string cache;                // "" | "ram"
   std::string data_yaml;            // an Ultralytics data.yaml; when set, train/val come from it
   bool augment_empty = true;        // false: training images without boxes get only the letterbox
+  // Where mosaic/MixUp partners come from: "recent" (the last min(n, 8 * batch, 1000) images of the epoch's order,
+  // Ultralytics' buffer), "any" (the whole dataset, uniformly) or "auto" (Ultralytics 8.4: any with cache=ram).
+  std::string mosaic_partners = "auto";
 };
 
 struct SplitConfig {

@@ -131,6 +131,7 @@ std::vector<std::pair<std::string, Field>> field_table(Config& c) {
           {"data.batch_size", &d.batch_size}, {"data.num_workers", &d.num_workers},
           {"data.augmentation", &d.augmentation}, {"data.num_classes", &d.num_classes}, {"data.names", &d.names},
           {"data.data_yaml", &d.data_yaml}, {"data.augment_empty", &d.augment_empty},
+          {"data.mosaic_partners", &d.mosaic_partners},
           {"split.fold_id", &c.split.fold_id}, {"split.train_patients", &c.split.train_patients},
           {"split.val_patients", &c.split.val_patients},
           {"training.lr0", &t.lr0}, {"training.lrf", &t.lrf}, {"training.momentum", &t.momentum},

@@ -44,12 +44,11 @@ DataLoader::DataLoader(std::shared_ptr<const YoloDataset> ds, const HypConfig& h
   opt_.prefetch = std::max(1, opt_.prefetch);
   if (!opt_.warn) opt_.warn = [](const std::string& m) { std::cerr << "WARNING " << m << "\n"; };
   // Ultralytics' mosaic buffer length: min(n, batch * 8, 1000); the decode cache holds that window plus the batches
-  // in flight, so partners are rarely decoded twice.
-  if (aug.augment && !ds_->options().cache_ram) {
+  // in flight, so partners are rarely decoded twice. Without the window (window_ 0) partners come from anywhere.
+  if (aug.augment && opt_.recent_partners) {
     window_ = std::min<size_t>({ds_->size(), static_cast<size_t>(opt_.batch_size) * 8, 1000});
-    ds_->set_recent_cache(window_ + static_cast<size_t>(opt_.batch_size) * (opt_.prefetch + opt_.num_workers + 1));
-  } else if (aug.augment) {
-    window_ = std::min<size_t>({ds_->size(), static_cast<size_t>(opt_.batch_size) * 8, 1000});
+    if (!ds_->options().cache_ram)
+      ds_->set_recent_cache(window_ + static_cast<size_t>(opt_.batch_size) * (opt_.prefetch + opt_.num_workers + 1));
   }
   for (int i = 0; i < opt_.num_workers; ++i) threads_.emplace_back([this] { worker(); });
 }
@@ -220,6 +219,13 @@ bool DataLoader::next_any(Batch& out) {
   return true;
 }
 
+bool recent_partners(const DataConfig& data) {
+  if (data.mosaic_partners == "recent") return true;
+  if (data.mosaic_partners == "any") return false;
+  if (data.mosaic_partners == "auto") return data.cache != "ram";
+  throw UsageError("data.mosaic_partners must be auto, recent or any, got '" + data.mosaic_partners + "'");
+}
+
 std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn, int rank, int world) {
   auto ds = YoloDataset::from_config(cfg, Role::Train, warn);
   AugmentOptions aug;
@@ -233,6 +239,7 @@ std::unique_ptr<DataLoader> make_train_loader(const Config& cfg, WarnFn warn, in
   lo.shuffle = true;
   lo.seed = static_cast<uint64_t>(cfg.seed);
   lo.close_mosaic = cfg.hyp.close_mosaic;
+  lo.recent_partners = recent_partners(cfg.data);
   lo.warn = warn;
   return std::make_unique<DataLoader>(ds, cfg.hyp, aug, lo);
 }

@@ -56,7 +56,13 @@ struct LoaderOptions {
   // Distributed training: this rank's share of every epoch (rank_share of the epoch's order); batch_size is then
   // the rank's part of the batch.
   int rank = 0, world = 1;
+  // Mosaic/MixUp partners from the recent window of the epoch's order (true) or from the whole dataset (false).
+  bool recent_partners = true;
 };
+
+// data.mosaic_partners resolved: "recent" -> true, "any" -> false, "auto" -> Ultralytics 8.4's rule (its mosaic
+// buffer is only used without cache=ram). Throws UsageError for anything else.
+bool recent_partners(const DataConfig& data);
 
 class DataLoader {
  public:

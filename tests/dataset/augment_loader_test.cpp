@@ -444,25 +444,62 @@ TEST(Loader, TrainLoaderFromConfigAndEmptySplitError) {
   EXPECT_THROW(make_train_loader(set.cfg, [](const std::string&) {}), UsageError);
 }
 
+// For a given partner rule, the RAM cache and the recent-image decode cache change nothing; the two rules differ.
 TEST(Loader, CachesDoNotChangeResults) {
   LoaderSet set(9);
   auto quiet = [](const std::string&) {};
   auto disk = YoloDataset::from_config(set.cfg, Role::Train, quiet);
   set.cfg.data.cache = "ram";
   auto ram = YoloDataset::from_config(set.cfg, Role::Train, quiet);
-  LoaderOptions lo;
-  lo.batch_size = 2;  // window = 9 images, recent cache 9 + 2 * 7 entries
-  lo.num_workers = 2;
-  DataLoader a(disk, set.cfg.hyp, AugmentOptions{}, lo), b(ram, set.cfg.hyp, AugmentOptions{}, lo);
-  disk->set_recent_cache(3);  // smaller than the window: misses and evictions
-  for (int e = 0; e < 2; ++e) {
-    auto x = run_epoch(a, e, 10), y = run_epoch(b, e, 10);
-    ASSERT_EQ(x.size(), y.size());
-    for (size_t k = 0; k < x.size(); ++k) {
-      EXPECT_EQ(x[k].images, y[k].images);
-      EXPECT_EQ(x[k].targets, y[k].targets);
+  std::vector<Batch> first_epoch[2];
+  for (bool recent : {true, false}) {
+    SCOPED_TRACE(recent ? "recent partners" : "any partners");
+    LoaderOptions lo;
+    lo.batch_size = 2;  // window = 9 images, recent cache 9 + 2 * 7 entries
+    lo.num_workers = 2;
+    lo.recent_partners = recent;
+    lo.close_mosaic = 2;  // mosaic (and its partners) in both epochs below
+    DataLoader a(disk, set.cfg.hyp, AugmentOptions{}, lo), b(ram, set.cfg.hyp, AugmentOptions{}, lo);
+    disk->set_recent_cache(3);  // smaller than the window: misses and evictions
+    for (int e = 0; e < 2; ++e) {
+      auto x = run_epoch(a, e, 10), y = run_epoch(b, e, 10);
+      ASSERT_EQ(x.size(), y.size());
+      for (size_t k = 0; k < x.size(); ++k) {
+        EXPECT_EQ(x[k].images, y[k].images);
+        EXPECT_EQ(x[k].targets, y[k].targets);
+      }
+      if (e == 0) first_epoch[recent] = x;
     }
   }
+  ASSERT_EQ(first_epoch[0].size(), first_epoch[1].size());
+  bool differ = false;
+  for (size_t k = 0; k < first_epoch[0].size(); ++k) differ |= first_epoch[0][k].images != first_epoch[1][k].images;
+  EXPECT_TRUE(differ) << "the partner rule does not reach the loader";
+}
+
+// Ultralytics 8.4 takes mosaic partners from its recent-image buffer, except with cache=ram (any image).
+TEST(Loader, MosaicPartnerRuleFollowsUltralytics) {
+  DataConfig d;
+  EXPECT_TRUE(recent_partners(d));
+  d.cache = "ram";
+  EXPECT_FALSE(recent_partners(d));
+  d.mosaic_partners = "recent";
+  EXPECT_TRUE(recent_partners(d));
+  d.cache = "";
+  d.mosaic_partners = "any";
+  EXPECT_FALSE(recent_partners(d));
+  d.mosaic_partners = "buffer";
+  try {
+    recent_partners(d);
+    ADD_FAILURE() << "no error for data.mosaic_partners=buffer";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.mosaic_partners"), std::string::npos) << e.what();
+  }
+  // Through the config key, and the training loader refuses a bad value before it starts.
+  EXPECT_EQ(load_config(YAML::Load("data: {mosaic_partners: any}")).data.mosaic_partners, "any");
+  LoaderSet set(6);
+  set.cfg.data.mosaic_partners = "buffer";
+  EXPECT_THROW(make_train_loader(set.cfg, [](const std::string&) {}), UsageError);
 }
 
 // Throughput of the training loader (mosaic on, 256 px, batch 16): run with VYOLO_DATASET_BENCH=1.
