@@ -16,12 +16,24 @@ for tool in ultralytics vyolo; do
     d="$OUT/${tool}_seed$s"; [ -f "$d/results.csv" ] || continue
     m50=$(col "$d/results.csv" "metrics/mAP50(B)"); m95=$(col "$d/results.csv" "metrics/mAP50-95(B)")
     n=$(echo "$m50" | grep -c .)
-    tr=$(awk -F'\t' 'NR > 1 { print $2 }' "$d/epoch_times.tsv" 2>/dev/null | median)
-    rs=$(awk -F'\t' 'NR > 1 { print $3 }' "$d/epoch_times.tsv" 2>/dev/null | median)
+    tr=nan; rs=nan  # a run still going has no epoch_times.tsv yet
+    if [ -f "$d/epoch_times.tsv" ]; then
+      tr=$(awk -F'\t' 'NR > 1 { print $2 }' "$d/epoch_times.tsv" | median)
+      rs=$(awk -F'\t' 'NR > 1 { print $3 }' "$d/epoch_times.tsv" | median)
+    fi
     printf "| %s | %s | %s | %.4f | %.4f | %.4f | %.4f | %.2f | %.2f |\n" "$tool" "$s" "$n" "$(echo "$m50" | tail -1)" \
       "$(echo "$m95" | tail -1)" "$(echo "$m50" | sort -g | tail -1)" "$(echo "$m95" | sort -g | tail -1)" "$tr" "$rs"
   done
-done
+done | tee "$OUT/.rows"
+# Means over the seeds per tool, and vyolo's time per epoch (train + rest) as a fraction of Ultralytics'.
+echo
+awk -F'|' '{ t = $2; gsub(/ /, "", t); n[t]++; m50[t] += $5; m95[t] += $6; sec[t] += $9 + $10 }
+  END { for (t in n) printf "mean %s over %d seeds: final mAP50 %.4f, mAP50-95 %.4f, %.2f s per epoch\n", t, n[t],
+                              m50[t] / n[t], m95[t] / n[t], sec[t] / n[t]
+        if (n["ultralytics"] && n["vyolo"])
+          printf "vyolo epoch time / Ultralytics: %.3f\n", (sec["vyolo"] / n["vyolo"]) / (sec["ultralytics"] / n["ultralytics"]) }' \
+  "$OUT/.rows" | sort
+rm -f "$OUT/.rows"
 echo
 echo "Per-epoch mAP50 (columns: tool_seed):"
 hdr="epoch"; files=()
