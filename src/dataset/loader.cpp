@@ -99,7 +99,10 @@ void DataLoader::begin(int epoch) {
 }
 
 void DataLoader::set_epoch(int epoch, int total) {
-  const bool mosaic = opt_.close_mosaic <= 0 || epoch < total - opt_.close_mosaic;
+  // Ultralytics closes mosaic at the epoch `total - close_mosaic`; a run shorter than close_mosaic never reaches that
+  // epoch and keeps mosaic throughout (8.4.50 engine/trainer.py), so a 5-epoch run has mosaic there and here.
+  const int close_at = total - opt_.close_mosaic;
+  const bool mosaic = opt_.close_mosaic <= 0 || close_at < 0 || epoch < close_at;
   {
     std::lock_guard<std::mutex> lk(m_);
     aug_.set_mosaic(mosaic);

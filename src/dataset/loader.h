@@ -47,7 +47,7 @@ struct LoaderOptions {
   bool shuffle = true;
   uint64_t seed = 42;
   int prefetch = 4;      // batches made ahead
-  int close_mosaic = 10; // set_epoch turns mosaic off for the last N epochs (0: never)
+  int close_mosaic = 10;  // set_epoch turns mosaic off for the last N epochs (0: never; runs shorter than N: never)
   WarnFn warn;           // for images that fail to decode mid-run (skipped); default stderr
   // Rectangular validation (Ultralytics' rect): every epoch visits the images in `order`, and batch b is letterboxed
   // to batch_shapes[b] = (h, w). Empty: dataset order (or shuffled) at imgsz x imgsz.

@@ -359,6 +359,10 @@ TEST(Loader, EveryImageOnceAndDeterministicAcrossWorkerCounts) {
   for (const auto& b : late) EXPECT_FALSE(b.mosaic);
   auto early = run_epoch(two, 2, 5);
   for (const auto& b : early) EXPECT_TRUE(b.mosaic);
+  // As Ultralytics: a run of 1 epoch with close_mosaic = 2 never reaches the closing epoch (mosaic on); one of exactly
+  // 2 epochs closes it at once.
+  for (const auto& b : run_epoch(two, 0, 1)) EXPECT_TRUE(b.mosaic) << "run shorter than close_mosaic";
+  for (const auto& b : run_epoch(two, 0, 2)) EXPECT_FALSE(b.mosaic) << "run as long as close_mosaic";
   // Abandoning an epoch half-way and starting another works.
   two.set_epoch(0, 5);
   Batch x;
