@@ -143,7 +143,7 @@ void DetectImpl::bias_init() {
   for (size_t i = 0; i < cv2->size(); ++i) {
     auto box = cv2[i]->as<torch::nn::Sequential>()->ptr(2)->as<torch::nn::Conv2d>();
     auto cls = cv3[i]->as<torch::nn::Sequential>()->ptr(2)->as<torch::nn::Conv2d>();
-    box->bias.fill_(1.0);
+    box->bias.fill_(2.0);  // 8.4's value (1.0 before); DFL's softmax makes the offset invisible to outputs
     cls->bias.fill_(std::log(5.0 / nc / std::pow(640.0 / strides[i], 2)));
   }
 }

@@ -94,7 +94,7 @@ class DetectImpl : public torch::nn::Module {
   // Raw level outputs → (B, 4 + nc, A): DFL expectation, dist2bbox around anchor points, times stride; sigmoid scores.
   // forward and decode check the number and shapes of their levels (c10::Error naming the function).
   torch::Tensor decode(const std::vector<torch::Tensor>& raw) const;
-  void bias_init();  // Ultralytics' Detect.bias_init: box 1.0, cls log(5 / nc / (640 / s)^2)
+  void bias_init();  // Ultralytics' Detect.bias_init: box 2.0, cls log(5 / nc / (640 / s)^2)
 
   int nc, reg_max;
   std::vector<double> strides{8, 16, 32};
