@@ -16,6 +16,7 @@
 #include "loss/detection_loss.h"
 #include "model/weights.h"
 #include "model/yolo.h"
+#include "train/validator.h"
 
 using namespace vyolo;
 
@@ -60,12 +61,8 @@ int main(int argc, char** argv) try {
     int nb = 0;
     double images = 0, boxes = 0;
     for (dataset::Batch b; loader->next(b); ++nb) {
-      auto x = torch::from_blob(b.images.data(), {b.n, b.c, b.h, b.w}, torch::kFloat);
-      auto t = torch::empty({static_cast<int64_t>(b.targets.size()), 6});
-      auto ta = t.accessor<float, 2>();
-      for (size_t i = 0; i < b.targets.size(); ++i)
-        for (int k = 0; k < 6; ++k) ta[i][k] = b.targets[i][k];
-      sum += crit.forward(net->forward(x), t).items.to(torch::kFloat64);
+      auto x = train::batch_tensor(b, b.c, torch::kCPU);
+      sum += crit.forward(net->forward(x), train::targets_tensor(b)).items.to(torch::kFloat64);
       images += b.n;
       boxes += static_cast<double>(b.targets.size());
     }
