@@ -1,6 +1,7 @@
-// Fused BatchNorm + SiLU (ops/bn_silu.h) against BatchNorm2d then SiLU, training mode, NHWC float, forward and
-// forward + backward, at the activation shapes of yolov8n's first layers (batch 16, 320 px input).
-//   bench_bn_silu [--threads N] [--reps N] [--isa avx512|avx2|generic]
+// Fused BatchNorm + SiLU (ops/bn_silu.h) against BatchNorm2d then SiLU, training mode, NHWC float (or bfloat16, as
+// training.bf16 autocast gives it), forward and forward + backward, at the activation shapes of yolov8n's first layers
+// (batch 16, 320 px input).
+//   bench_bn_silu [--threads N] [--reps N] [--isa avx512|avx2|generic] [--bf16]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,8 @@
 int main(int argc, char** argv) {
   vyolo::tune_allocator();
   int threads = 0, reps = 20;
+  bool bf16 = false;
+  for (int i = 1; i < argc; ++i) bf16 = bf16 || !std::strcmp(argv[i], "--bf16");
   for (int i = 1; i + 1 < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
@@ -23,15 +26,17 @@ int main(int argc, char** argv) {
     }
   }
   vyolo::ops::init_threads(threads);
-  std::printf("bench_bn_silu: %d threads, fused loops for %s; ms per call (median of %d)\n", torch::get_num_threads(),
-              vyolo::ops::kernels::bn_silu_isa(), reps);
+  std::printf("bench_bn_silu: %s, %d threads, fused loops for %s; ms per call (median of %d)\n",
+              bf16 ? "bfloat16" : "float", torch::get_num_threads(), vyolo::ops::kernels::bn_silu_isa(), reps);
   std::printf("%-18s %12s %12s %14s %14s\n", "shape NCHW", "fwd torch", "fwd fused", "fwd+bwd torch",
               "fwd+bwd fused");
   const int64_t shapes[][4] = {{16, 16, 160, 160}, {16, 32, 80, 80}, {16, 64, 40, 40}, {16, 128, 20, 20},
                                {16, 256, 10, 10}};
   for (const auto& s : shapes) {
     torch::manual_seed(0);
-    auto x = torch::randn({s[0], s[1], s[2], s[3]}).contiguous(torch::MemoryFormat::ChannelsLast);
+    auto x = torch::randn({s[0], s[1], s[2], s[3]})
+                 .to(bf16 ? torch::kBFloat16 : torch::kFloat)
+                 .contiguous(torch::MemoryFormat::ChannelsLast);
     x.requires_grad_(true);
     torch::nn::BatchNorm2d bn(torch::nn::BatchNorm2dOptions(s[1]).eps(1e-3).momentum(0.03));
     bn->train();

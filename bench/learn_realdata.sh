@@ -6,7 +6,7 @@
 # seed, so that both are measured on the same machine in the same session.
 #
 #   bench/learn_realdata.sh [--data DIR] [--out DIR] [--epochs 30] [--seeds "0 1 2"] [--imgsz 320] [--batch 16]
-#                           [--threads 2] [--ultralytics /tmp/ul-ref]
+#                           [--threads 2] [--ultralytics /tmp/ul-ref] [--vyolo-args "training.bf16=true ..."]
 #
 # DIR holds images/, labels/ and manifest.csv (image,original_split,source_group,...); default: the developer spine
 # X-ray set ../shared/data/xray_spine_vertebrae_yolo. The split is by source group (sorted, every 5th group to val),
@@ -15,12 +15,12 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 DATA="$HERE/../shared/data/xray_spine_vertebrae_yolo"; OUT=/tmp/vyolo-learn; EPOCHS=30; SEEDS="0 1 2"; IMGSZ=320
-BATCH=16; THREADS=2; UL=""
+BATCH=16; THREADS=2; UL=""; VARGS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) DATA=$2; shift 2;; --out) OUT=$2; shift 2;; --epochs) EPOCHS=$2; shift 2;; --seeds) SEEDS=$2; shift 2;;
     --imgsz) IMGSZ=$2; shift 2;; --batch) BATCH=$2; shift 2;; --threads) THREADS=$2; shift 2;;
-    --ultralytics) UL=$2; shift 2;;
+    --ultralytics) UL=$2; shift 2;; --vyolo-args) VARGS=$2; shift 2;;
     *) echo "learn_realdata: unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -77,7 +77,7 @@ run_vyolo() {  # seed
     model.pretrained=false data.image_size="$IMGSZ" data.batch_size="$BATCH" data.cache=ram data.num_workers=2 \
     training.epochs="$EPOCHS" training.optimizer=auto training.lr0=0.01 training.momentum=0.937 \
     training.weight_decay=0.0005 training.patience=100 training.threads="$THREADS" seed="$1" \
-    logging.log_dir="$dir" logging.experiment_name=run > "$OUT/vyolo_seed$1.log" 2>&1
+    logging.log_dir="$dir" logging.experiment_name=run $VARGS > "$OUT/vyolo_seed$1.log" 2>&1
   cp "$dir/run/fold_0/results.csv" "$dir/results.csv"
   sed -n 's/^vyolo: epoch \([0-9]*\) time: \([0-9.]*\) s training, \([0-9.]*\) s validation, \([0-9.]*\) s.*/\1\t\2\t\3 \4/p' \
     "$OUT/vyolo_seed$1.log" | awk -F'\t' '{ split($3, r, " "); printf "%s\t%s\t%.3f\n", $1, $2, r[1] + r[2] }' \

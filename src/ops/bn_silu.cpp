@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "ops/bn_silu_kernels.h"
@@ -35,16 +36,36 @@ Tensor float_tensor(const std::vector<double>& v) {
   return t;
 }
 
+// The element type the kernels see for a float or bfloat16 tensor.
+template <class T>
+T* elems(const Tensor& t) {
+  if constexpr (std::is_same_v<T, float>)
+    return t.data_ptr<float>();
+  else
+    return reinterpret_cast<T*>(t.data_ptr<c10::BFloat16>());
+}
+
+// f(T()) with T the kernels' element type of x (float or bfloat16).
+template <class F>
+void by_type(const Tensor& x, const F& f) {
+  if (x.scalar_type() == torch::kBFloat16)
+    f(kernels::bf16());
+  else
+    f(float());
+}
+
 struct BnSiluFn : torch::autograd::Function<BnSiluFn> {
   static Tensor forward(AutogradContext* ctx, Tensor x, Tensor gamma, Tensor beta, Tensor running_mean,
                         Tensor running_var, double momentum, double eps) {
     const int64_t c = x.size(1), rows = x.numel() / c, per = chunk_rows(c);
     const int64_t chunks = kernels::chunk_count(rows, per);
-    const float* xp = x.data_ptr<float>();
-    // Sums of x - (its first row): a shift near the data keeps the one-pass variance free of cancellation.
-    const std::vector<float> ref(xp, xp + c);
+    // Sums of x - x[0, :, 0, 0] (its first row in memory): a shift near the data keeps the one-pass variance free of
+    // cancellation.
+    const Tensor first = x[0].select(1, 0).select(1, 0).to(torch::kFloat).contiguous();
+    const std::vector<float> ref(first.data_ptr<float>(), first.data_ptr<float>() + c);
     std::vector<float> p1(chunks * c), p2(chunks * c);
-    kernels::bn_stats(xp, c, rows, per, ref.data(), p1.data(), p2.data());
+    by_type(x,
+            [&](auto t) { kernels::bn_stats(elems<decltype(t)>(x), c, rows, per, ref.data(), p1.data(), p2.data()); });
     const auto s1 = column_sums(p1, chunks, c), s2 = column_sums(p2, chunks, c);
     std::vector<double> mean(c), invstd(c), unbiased(c);
     for (int64_t j = 0; j < c; ++j) {
@@ -60,7 +81,11 @@ struct BnSiluFn : torch::autograd::Function<BnSiluFn> {
     gamma = gamma.contiguous(), beta = beta.contiguous();
     Tensor scale = gamma * invstd_t, shift = beta - mean_t * scale;
     Tensor z = torch::empty_like(x);
-    kernels::bn_silu_forward(xp, z.data_ptr<float>(), c, rows, per, scale.data_ptr<float>(), shift.data_ptr<float>());
+    by_type(x, [&](auto t) {
+      using T = decltype(t);
+      kernels::bn_silu_forward(elems<T>(x), elems<T>(z), c, rows, per, scale.data_ptr<float>(),
+                               shift.data_ptr<float>());
+    });
     ctx->save_for_backward({x, gamma, beta});
     ctx->saved_data["mean"] = mean_t;
     ctx->saved_data["invstd"] = invstd_t;
@@ -72,23 +97,33 @@ struct BnSiluFn : torch::autograd::Function<BnSiluFn> {
     const Tensor &x = saved[0], &gamma = saved[1], &beta = saved[2];
     const Tensor mean = ctx->saved_data["mean"].toTensor(), invstd = ctx->saved_data["invstd"].toTensor();
     if (!grads[0].defined()) return {Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
-    const Tensor dz = grads[0].to(torch::kFloat).contiguous(torch::MemoryFormat::ChannelsLast);
+    const Tensor dz = grads[0].to(x.scalar_type()).contiguous(torch::MemoryFormat::ChannelsLast);
     const int64_t c = x.size(1), rows = x.numel() / c, per = chunk_rows(c);
     const int64_t chunks = kernels::chunk_count(rows, per);
-    const float *xp = x.data_ptr<float>(), *dzp = dz.data_ptr<float>();
     const float *mp = mean.data_ptr<float>(), *ip = invstd.data_ptr<float>();
     const float *gp = gamma.data_ptr<float>(), *bp = beta.data_ptr<float>();
-    Tensor dx = torch::empty_like(x);  // dy first, then dx in place
-    float* dxp = dx.data_ptr<float>();
+    // dy in float: for a float x in dx itself (then dx in place), for bfloat16 in a float tensor of its own.
+    const bool is_float = x.scalar_type() == torch::kFloat;
+    Tensor dx = torch::empty_like(x), dy = is_float ? dx : torch::empty_like(x, x.options().dtype(torch::kFloat));
+    float* dyp = dy.data_ptr<float>();
     std::vector<float> p_dy(chunks * c), p_dyxh(chunks * c);
-    kernels::bn_silu_backward_sums(xp, dzp, dxp, c, rows, per, mp, ip, gp, bp, p_dy.data(), p_dyxh.data());
+    by_type(x, [&](auto t) {
+      using T = decltype(t);
+      kernels::bn_silu_backward_sums(elems<T>(x), elems<T>(dz), dyp, c, rows, per, mp, ip, gp, bp, p_dy.data(),
+                                     p_dyxh.data());
+    });
     const auto s_dy = column_sums(p_dy, chunks, c), s_dyxh = column_sums(p_dyxh, chunks, c);
     std::vector<float> mean_dy(c), mean_dyxh(c);
     for (int64_t j = 0; j < c; ++j) {
       mean_dy[j] = static_cast<float>(s_dy[j] / rows);
       mean_dyxh[j] = static_cast<float>(s_dyxh[j] / rows);
     }
-    kernels::bn_silu_backward_dx(xp, dxp, c, rows, per, mp, ip, gp, mean_dy.data(), mean_dyxh.data());
+    if (is_float)
+      kernels::bn_silu_backward_dx(x.data_ptr<float>(), dyp, c, rows, per, mp, ip, gp, mean_dy.data(),
+                                   mean_dyxh.data());
+    else
+      kernels::bn_silu_backward_dx(elems<kernels::bf16>(x), dyp, elems<kernels::bf16>(dx), c, rows, per, mp, ip, gp,
+                                   mean_dy.data(), mean_dyxh.data());
     return {dx, float_tensor(s_dyxh), float_tensor(s_dy), Tensor(), Tensor(), Tensor(), Tensor()};
   }
 };
@@ -98,8 +133,9 @@ struct BnSiluFn : torch::autograd::Function<BnSiluFn> {
 void set_bn_silu_fusion(bool on) { g_fusion = on; }
 
 bool bn_silu_applies(const torch::Tensor& x) {
-  return g_fusion && x.defined() && x.dim() == 4 && x.is_cpu() && x.scalar_type() == torch::kFloat &&
-         x.numel() > x.size(1) && x.is_contiguous(torch::MemoryFormat::ChannelsLast);
+  return g_fusion && x.defined() && x.dim() == 4 && x.is_cpu() &&
+         (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kBFloat16) && x.numel() > x.size(1) &&
+         x.is_contiguous(torch::MemoryFormat::ChannelsLast);
 }
 
 torch::Tensor bn_silu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn) {

@@ -1,6 +1,11 @@
 // The fused BatchNorm + SiLU training op against BatchNorm2d then SiLU: outputs, running statistics and gradients,
-// alone and inside yolov8n; the fallback for inputs it does not take; results independent of the thread count.
+// alone and inside yolov8n; bfloat16 against float; the fallback for inputs it does not take; results independent of
+// the thread count.
 #include <gtest/gtest.h>
+
+#include <ATen/autocast_mode.h>
+
+#include <cmath>
 
 #include "model/yolo.h"
 #include "ops/bn_silu.h"
@@ -80,6 +85,46 @@ TEST(BnSilu, MatchesBatchNormThenSilu) {
   std::cout << "instruction sets checked: " << sets << " (widest: " << widest << ")\n";
 }
 
+TEST(BnSilu, Bfloat16EqualsFloatOnTheSameValues) {
+  // Under training.bf16 autocast the convolutions hand bfloat16 to the op. Reference: the float op on the same
+  // values (bfloat16 widens exactly), so only the final rounding of z and dx to bfloat16 may differ; the statistics,
+  // running stats and parameter gradients are float arithmetic on equal inputs.
+  ops::set_bn_silu_fusion(true);
+  const std::string widest = ops::kernels::bn_silu_isa();
+  // 16 channels over many rows (yolov8n's widest activations), odd channel counts, a partial last chunk, a row
+  // longer than the loops' block, one pixel per image.
+  const std::vector<std::vector<int64_t>> shapes = {
+      {2, 16, 40, 40}, {2, 7, 9, 5}, {3, 48, 20, 20}, {1, 5000, 2, 2}, {16, 256, 1, 1}};
+  int sets = 0;
+  for (const char* isa : {"avx512", "avx2", "generic"})
+    for (const auto& shape : shapes) {
+      if (!ops::kernels::bn_silu_use_isa(isa)) continue;
+      sets += shape == shapes[0];
+      SCOPED_TRACE(std::string(isa) + " " + ::testing::PrintToString(shape));
+      const auto x = nhwc_input(shape, 11).to(torch::kBFloat16);
+      ASSERT_TRUE(ops::bn_silu_applies(x));
+      torch::manual_seed(12);
+      const auto dz = torch::randn(shape).to(torch::kBFloat16).contiguous(torch::MemoryFormat::ChannelsLast);
+      const auto ref = step(x.to(torch::kFloat), dz.to(torch::kFloat), true), got = step(x, dz, true);
+      ASSERT_EQ(got.z.scalar_type(), torch::kBFloat16);
+      ASSERT_EQ(got.dx.scalar_type(), torch::kBFloat16);
+      EXPECT_TRUE(got.z.is_contiguous(torch::MemoryFormat::ChannelsLast));
+      // z and dx: each element the float result rounded to bfloat16 (8 significant bits: relative error at most 2^-8).
+      auto rounding = [](const torch::Tensor& b, const torch::Tensor& f) {
+        return ((b.to(torch::kFloat) - f).abs() / (f.abs() + 1e-6)).max().item<double>();
+      };
+      EXPECT_LE(rounding(got.z, ref.z), std::ldexp(1.0, -8));
+      EXPECT_LE(rounding(got.dx, ref.dx), std::ldexp(1.0, -8));
+      EXPECT_LT(rel_diff(got.dweight, ref.dweight), 1e-5);
+      EXPECT_LT(rel_diff(got.dbias, ref.dbias), 1e-5);
+      EXPECT_LT(rel_diff(got.running_mean, ref.running_mean), 1e-6);
+      EXPECT_LT(rel_diff(got.running_var, ref.running_var), 1e-6);
+      EXPECT_EQ(got.batches, ref.batches);
+    }
+  ASSERT_TRUE(ops::kernels::bn_silu_use_isa(widest.c_str()));
+  EXPECT_GE(sets, 1);
+}
+
 TEST(BnSilu, GradientOfAnNchwUpstreamIsTaken) {
   // In C2f the op's output is split by chunk(), so its gradient can arrive in the NCHW order.
   auto x = nhwc_input({2, 8, 6, 6}, 3);
@@ -93,7 +138,8 @@ TEST(BnSilu, GradientOfAnNchwUpstreamIsTaken) {
 TEST(BnSilu, OtherInputsTakeBatchNormThenSilu) {
   auto x = nhwc_input({2, 8, 6, 6}, 5);
   EXPECT_FALSE(ops::bn_silu_applies(x.contiguous()));                // NCHW
-  EXPECT_FALSE(ops::bn_silu_applies(x.to(torch::kDouble)));          // not float
+  EXPECT_FALSE(ops::bn_silu_applies(x.to(torch::kDouble)));          // neither float nor bfloat16
+  EXPECT_FALSE(ops::bn_silu_applies(x.to(torch::kHalf)));
   EXPECT_FALSE(ops::bn_silu_applies(torch::randn({1, 8, 1, 1})));    // one value per channel
   ops::set_bn_silu_fusion(false);
   EXPECT_FALSE(ops::bn_silu_applies(x));
@@ -122,32 +168,53 @@ TEST(BnSilu, SameResultsForAnyThreadCount) {
   std::cout << "fused loops: " << ops::kernels::bn_silu_isa() << "\n";
 }
 
-TEST(BnSilu, Yolov8nTrainingStepEqualsTheUnfusedOne) {
-  // The trainer's setting: NHWC parameters and input, training mode; the same initial weights for both runs.
-  auto run = [](bool fused) {
-    ops::set_bn_silu_fusion(fused);
-    torch::manual_seed(0);
-    model::YoloV8 net("yolov8n", 1);
-    {
-      torch::NoGradGuard ng;
-      for (auto& p : net->parameters())
-        if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-    }
-    net->train();
-    torch::manual_seed(1);
-    auto x = torch::rand({2, 3, 96, 128}).contiguous(torch::MemoryFormat::ChannelsLast);
-    auto raw = net->forward(x);
-    torch::Tensor loss = torch::zeros({});
-    for (auto& r : raw) loss = loss + (r * r).mean();
-    loss.backward();
-    std::vector<torch::Tensor> out;
-    for (auto& r : raw) out.push_back(r.detach());
-    for (auto& p : net->parameters()) out.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
-    for (auto& b : net->buffers()) out.push_back(b.clone());
-    return out;
-  };
-  const auto ref = run(false), got = run(true);
+namespace {
+
+// One yolov8n training step in the trainer's setting (NHWC parameters and input, training mode, the same initial
+// weights every time), optionally under bfloat16 autocast as training.bf16 runs it: outputs (as float), gradients
+// and buffers.
+std::vector<torch::Tensor> yolov8n_step(bool fused, bool bf16) {
+  ops::set_bn_silu_fusion(fused);
+  torch::manual_seed(0);
+  model::YoloV8 net("yolov8n", 1);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : net->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  net->train();
+  torch::manual_seed(1);
+  auto x = torch::rand({2, 3, 96, 128}).contiguous(torch::MemoryFormat::ChannelsLast);
+  std::vector<torch::Tensor> raw;
+  if (bf16) {
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  raw = net->forward(x);
+  if (bf16) {
+    at::autocast::decrement_nesting();
+    at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(false);
+  }
+  torch::Tensor loss = torch::zeros({});
+  for (auto& r : raw) {
+    r = r.to(torch::kFloat);
+    loss = loss + (r * r).mean();
+  }
+  loss.backward();
   ops::set_bn_silu_fusion(true);
+  std::vector<torch::Tensor> out;
+  for (auto& r : raw) out.push_back(r.detach());
+  for (auto& p : net->parameters()) out.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+  for (auto& b : net->buffers()) out.push_back(b.clone());
+  return out;
+}
+
+}  // namespace
+
+TEST(BnSilu, Yolov8nTrainingStepEqualsTheUnfusedOne) {
+  const auto ref = yolov8n_step(false, false), got = yolov8n_step(true, false);
   ASSERT_EQ(ref.size(), got.size());
   double worst = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
@@ -160,4 +227,27 @@ TEST(BnSilu, Yolov8nTrainingStepEqualsTheUnfusedOne) {
   }
   EXPECT_LT(worst, 1e-3);
   std::cout << "largest relative difference over outputs, gradients and running stats: " << worst << "\n";
+}
+
+TEST(BnSilu, Yolov8nBfloat16StepIsNoFurtherFromFloatThanLibTorchsOwn) {
+  // Under bfloat16 autocast a step cannot equal the float one; the fused op must not add error to what LibTorch's
+  // own bfloat16 BatchNorm + SiLU give: mean relative difference from the float step over outputs, gradients and
+  // running stats.
+  const auto ref = yolov8n_step(false, false);
+  auto mean_error = [&](const std::vector<torch::Tensor>& got) {
+    double sum = 0;
+    int n = 0;
+    for (size_t i = 0; i < ref.size(); ++i)
+      if (ref[i].defined() && ref[i].is_floating_point()) {
+        sum += rel_diff(got[i].to(torch::kDouble), ref[i].to(torch::kDouble));
+        ++n;
+      }
+    return sum / n;
+  };
+  const double fused = mean_error(yolov8n_step(true, true)), own = mean_error(yolov8n_step(false, true));
+  std::cout << "mean relative difference from the float step: fused " << fused << ", LibTorch's bfloat16 ops " << own
+            << "\n";
+  EXPECT_GT(own, 1e-4);  // bfloat16 was in effect
+  EXPECT_LT(fused, 0.05);
+  EXPECT_LE(fused, 1.25 * own);
 }
