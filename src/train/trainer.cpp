@@ -89,12 +89,17 @@ struct AutocastScope {
   }
 };
 
-bool cpu_has_bf16() {
+// Whether /proc/cpuinfo's flags name any of `flags`.
+bool cpu_has_flag(std::initializer_list<const char*> flags) {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("flags", 0) == 0)
-      return line.find("avx512_bf16") != std::string::npos || line.find("amx_bf16") != std::string::npos;
+    if (line.rfind("flags", 0) == 0) {
+      line += ' ';
+      for (const char* f : flags)
+        if (line.find(std::string(" ") + f + " ") != std::string::npos) return true;
+      return false;
+    }
   return false;
 }
 
@@ -365,8 +370,11 @@ void Run::setup_model() {
   loss_ = std::make_unique<loss::DetectionLoss>(lo);
   tloss_ = torch::zeros({3}, torch::kFloat64);
   bf16_ = cfg_.training.bf16;
-  if (bf16_ && device_.is_cpu() && !cpu_has_bf16())
+  if (bf16_ && device_.is_cpu() && !cpu_has_flag({"avx512_bf16", "amx_bf16"}))
     console::warn("training.bf16=true but this CPU has no AVX512-BF16/AMX: bfloat16 is emulated and slow");
+  if (!bf16_ && device_.is_cpu() && cpu_has_flag({"amx_bf16"}))
+    console::note("this CPU has AMX: training.bf16=true runs the convolutions in bfloat16 on it, about 1.7x faster "
+                  "per training step (README, speed notes)");
 }
 
 // Optimizer (Ultralytics' `auto` choice), gradient accumulation, the lr/momentum schedule and early stopping.
