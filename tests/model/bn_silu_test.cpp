@@ -51,38 +51,49 @@ torch::Tensor nhwc_input(std::vector<int64_t> shape, uint64_t seed) {
   return x.contiguous(torch::MemoryFormat::ChannelsLast);
 }
 
+// fn(shape) for every shape with the loops of every instruction set this CPU runs (traced); afterwards the widest set
+// again. Returns how many sets ran.
+template <class F>
+int for_each_isa(const std::vector<std::vector<int64_t>>& shapes, const F& fn) {
+  const std::string widest = ops::kernels::bn_silu_isa();
+  int sets = 0;
+  for (const char* isa : {"avx512", "avx2", "generic"}) {
+    if (!ops::kernels::bn_silu_use_isa(isa)) continue;
+    ++sets;
+    for (const auto& shape : shapes) {
+      SCOPED_TRACE(std::string(isa) + " " + ::testing::PrintToString(shape));
+      fn(shape);
+    }
+  }
+  EXPECT_TRUE(ops::kernels::bn_silu_use_isa(widest.c_str()));
+  return sets;
+}
+
 }  // namespace
 
 TEST(BnSilu, MatchesBatchNormThenSilu) {
   ops::set_bn_silu_fusion(true);
-  const std::string widest = ops::kernels::bn_silu_isa();
   // Odd channel counts, a row count that leaves a partial last chunk, and the shapes of yolov8n's layers; with every
   // instruction set this CPU runs.
-  const std::vector<std::vector<int64_t>> shapes = {
-      {2, 7, 9, 5}, {3, 3, 64, 64}, {4, 16, 40, 40}, {2, 64, 10, 10}, {16, 256, 2, 2}, {1, 5, 1, 2}};
-  int sets = 0;
-  for (const char* isa : {"avx512", "avx2", "generic"})
-  for (const auto& shape : shapes) {
-    if (!ops::kernels::bn_silu_use_isa(isa)) continue;
-    sets += shape == shapes[0];
-    SCOPED_TRACE(std::string(isa) + " " + ::testing::PrintToString(shape));
-    auto x = nhwc_input(shape, 1);
-    ASSERT_TRUE(ops::bn_silu_applies(x));
-    torch::manual_seed(2);
-    auto dz = torch::randn(shape).contiguous(torch::MemoryFormat::ChannelsLast);
-    const auto ref = step(x, dz, false), got = step(x, dz, true);
-    EXPECT_TRUE(got.z.is_contiguous(torch::MemoryFormat::ChannelsLast));
-    EXPECT_LT(rel_diff(got.z, ref.z), 2e-5);
-    EXPECT_LT(rel_diff(got.dx, ref.dx), 5e-5);
-    EXPECT_LT(rel_diff(got.dweight, ref.dweight), 5e-5);
-    EXPECT_LT(rel_diff(got.dbias, ref.dbias), 5e-5);
-    EXPECT_LT(rel_diff(got.running_mean, ref.running_mean), 1e-6);
-    EXPECT_LT(rel_diff(got.running_var, ref.running_var), 1e-5);
-    EXPECT_EQ(got.batches, ref.batches);
-  }
-  ASSERT_TRUE(ops::kernels::bn_silu_use_isa(widest.c_str()));
+  const int sets =
+      for_each_isa({{2, 7, 9, 5}, {3, 3, 64, 64}, {4, 16, 40, 40}, {2, 64, 10, 10}, {16, 256, 2, 2}, {1, 5, 1, 2}},
+                   [](const std::vector<int64_t>& shape) {
+                     auto x = nhwc_input(shape, 1);
+                     ASSERT_TRUE(ops::bn_silu_applies(x));
+                     torch::manual_seed(2);
+                     auto dz = torch::randn(shape).contiguous(torch::MemoryFormat::ChannelsLast);
+                     const auto ref = step(x, dz, false), got = step(x, dz, true);
+                     EXPECT_TRUE(got.z.is_contiguous(torch::MemoryFormat::ChannelsLast));
+                     EXPECT_LT(rel_diff(got.z, ref.z), 2e-5);
+                     EXPECT_LT(rel_diff(got.dx, ref.dx), 5e-5);
+                     EXPECT_LT(rel_diff(got.dweight, ref.dweight), 5e-5);
+                     EXPECT_LT(rel_diff(got.dbias, ref.dbias), 5e-5);
+                     EXPECT_LT(rel_diff(got.running_mean, ref.running_mean), 1e-6);
+                     EXPECT_LT(rel_diff(got.running_var, ref.running_var), 1e-5);
+                     EXPECT_EQ(got.batches, ref.batches);
+                   });
   EXPECT_GE(sets, 1);
-  std::cout << "instruction sets checked: " << sets << " (widest: " << widest << ")\n";
+  std::cout << "instruction sets checked: " << sets << " (widest: " << ops::kernels::bn_silu_isa() << ")\n";
 }
 
 TEST(BnSilu, Bfloat16EqualsFloatOnTheSameValues) {
@@ -90,38 +101,31 @@ TEST(BnSilu, Bfloat16EqualsFloatOnTheSameValues) {
   // values (bfloat16 widens exactly), so only the final rounding of z and dx to bfloat16 may differ; the statistics,
   // running stats and parameter gradients are float arithmetic on equal inputs.
   ops::set_bn_silu_fusion(true);
-  const std::string widest = ops::kernels::bn_silu_isa();
   // 16 channels over many rows (yolov8n's widest activations), odd channel counts, a partial last chunk, a row
   // longer than the loops' block, one pixel per image.
-  const std::vector<std::vector<int64_t>> shapes = {
-      {2, 16, 40, 40}, {2, 7, 9, 5}, {3, 48, 20, 20}, {1, 5000, 2, 2}, {16, 256, 1, 1}};
-  int sets = 0;
-  for (const char* isa : {"avx512", "avx2", "generic"})
-    for (const auto& shape : shapes) {
-      if (!ops::kernels::bn_silu_use_isa(isa)) continue;
-      sets += shape == shapes[0];
-      SCOPED_TRACE(std::string(isa) + " " + ::testing::PrintToString(shape));
-      const auto x = nhwc_input(shape, 11).to(torch::kBFloat16);
-      ASSERT_TRUE(ops::bn_silu_applies(x));
-      torch::manual_seed(12);
-      const auto dz = torch::randn(shape).to(torch::kBFloat16).contiguous(torch::MemoryFormat::ChannelsLast);
-      const auto ref = step(x.to(torch::kFloat), dz.to(torch::kFloat), true), got = step(x, dz, true);
-      ASSERT_EQ(got.z.scalar_type(), torch::kBFloat16);
-      ASSERT_EQ(got.dx.scalar_type(), torch::kBFloat16);
-      EXPECT_TRUE(got.z.is_contiguous(torch::MemoryFormat::ChannelsLast));
-      // z and dx: each element the float result rounded to bfloat16 (8 significant bits: relative error at most 2^-8).
-      auto rounding = [](const torch::Tensor& b, const torch::Tensor& f) {
-        return ((b.to(torch::kFloat) - f).abs() / (f.abs() + 1e-6)).max().item<double>();
-      };
-      EXPECT_LE(rounding(got.z, ref.z), std::ldexp(1.0, -8));
-      EXPECT_LE(rounding(got.dx, ref.dx), std::ldexp(1.0, -8));
-      EXPECT_LT(rel_diff(got.dweight, ref.dweight), 1e-5);
-      EXPECT_LT(rel_diff(got.dbias, ref.dbias), 1e-5);
-      EXPECT_LT(rel_diff(got.running_mean, ref.running_mean), 1e-6);
-      EXPECT_LT(rel_diff(got.running_var, ref.running_var), 1e-6);
-      EXPECT_EQ(got.batches, ref.batches);
-    }
-  ASSERT_TRUE(ops::kernels::bn_silu_use_isa(widest.c_str()));
+  const int sets = for_each_isa(
+      {{2, 16, 40, 40}, {2, 7, 9, 5}, {3, 48, 20, 20}, {1, 5000, 2, 2}, {16, 256, 1, 1}},
+      [](const std::vector<int64_t>& shape) {
+        const auto x = nhwc_input(shape, 11).to(torch::kBFloat16);
+        ASSERT_TRUE(ops::bn_silu_applies(x));
+        torch::manual_seed(12);
+        const auto dz = torch::randn(shape).to(torch::kBFloat16).contiguous(torch::MemoryFormat::ChannelsLast);
+        const auto ref = step(x.to(torch::kFloat), dz.to(torch::kFloat), true), got = step(x, dz, true);
+        ASSERT_EQ(got.z.scalar_type(), torch::kBFloat16);
+        ASSERT_EQ(got.dx.scalar_type(), torch::kBFloat16);
+        EXPECT_TRUE(got.z.is_contiguous(torch::MemoryFormat::ChannelsLast));
+        // z and dx: each element the float result rounded to bfloat16 (8 significant bits: relative error <= 2^-8).
+        auto rounding = [](const torch::Tensor& b, const torch::Tensor& f) {
+          return ((b.to(torch::kFloat) - f).abs() / (f.abs() + 1e-6)).max().item<double>();
+        };
+        EXPECT_LE(rounding(got.z, ref.z), std::ldexp(1.0, -8));
+        EXPECT_LE(rounding(got.dx, ref.dx), std::ldexp(1.0, -8));
+        EXPECT_LT(rel_diff(got.dweight, ref.dweight), 1e-5);
+        EXPECT_LT(rel_diff(got.dbias, ref.dbias), 1e-5);
+        EXPECT_LT(rel_diff(got.running_mean, ref.running_mean), 1e-6);
+        EXPECT_LT(rel_diff(got.running_var, ref.running_var), 1e-6);
+        EXPECT_EQ(got.batches, ref.batches);
+      });
   EXPECT_GE(sets, 1);
 }
 
